@@ -1,0 +1,7 @@
+import type { Command } from '../command.ts';
+
+/**
+ * Every `peregrine` command. Each lives in its own module next to this one
+ * and calls into the app or package that does the work.
+ */
+export const commands: Command[] = [];

@@ -1,0 +1,26 @@
+import type { Alert } from '@peregrine/alert';
+
+/**
+ * The result of one delivery attempt. Routing, retries, throttling and the
+ * dead-letter set live in the hub, once; a sink only says what happened.
+ */
+export type DeliveryResult =
+  | { readonly kind: 'delivered' }
+  /** Worth retrying (network error, 5xx, 429). `retryAfterMs` from Retry-After when the receiver gave one. */
+  | { readonly kind: 'retryable'; readonly reason: string; readonly retryAfterMs?: number }
+  /** Retrying cannot help (4xx other than 408/429, bad config). */
+  | { readonly kind: 'permanent'; readonly reason: string };
+
+export interface DeliveryContext {
+  /** Aborted when the hub's per-request timeout expires or the hub shuts down. */
+  readonly signal: AbortSignal;
+}
+
+/** One configured destination of one type: takes batches of alerts. */
+export interface Sink {
+  readonly type: string;
+  /** Deliver a batch (≥1 alert). Must not throw: map every failure to a result. */
+  deliver(alerts: readonly Alert[], ctx: DeliveryContext): Promise<DeliveryResult>;
+  /** Release files, sockets, clients. */
+  close(): Promise<void>;
+}
