@@ -1,5 +1,5 @@
 import type { BinaryCheckExpr, Expr, FieldOrTransformer, TransformerListExpr, ValueExpr } from './ast.ts';
-import { escapeString } from './escaping.ts';
+import { escapeString, quoteString } from './escaping.ts';
 
 /**
  * The canonical condition text, libs `ast::as_string` style. Falco reports it
@@ -44,6 +44,9 @@ export function operandString(node: FieldOrTransformer | ValueExpr | Transformer
     case 'transformer_list':
       return `(${node.children.map(operandString).join(',')})`;
     case 'value':
-      return escapeString(node.value);
+      // Transformer arguments accept only quoted strings and numbers, so keep them re-parseable.
+      return NUMBER.test(node.value) ? node.value : quoteString(node.value);
   }
 }
+
+const NUMBER = /^(?:0[xX][0-9a-fA-F]+|[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?)$/;

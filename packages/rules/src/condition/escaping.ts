@@ -60,6 +60,11 @@ const NEEDS_QUOTES = /[ ='\b\f\n\r\t\\"\0]/;
 /** Renders a constant for `asString`: bare when safe, else double-quoted with escapes. */
 export function escapeString(value: string): string {
   if (value !== '' && !NEEDS_QUOTES.test(value)) return value;
+  return quoteString(value);
+}
+
+/** Always double-quoted, with escapes. */
+export function quoteString(value: string): string {
   let out = '"';
   for (const c of value) {
     switch (c) {
