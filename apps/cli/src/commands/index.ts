@@ -1,7 +1,10 @@
 import type { Command } from '../command.ts';
+import { rulesCommand } from './rules.ts';
 
 /**
  * Every `peregrine` command. Each lives in its own module next to this one
  * and calls into the app or package that does the work.
  */
-export const commands: Command[] = [];
+export const commands: Command[] = [
+  rulesCommand,
+];

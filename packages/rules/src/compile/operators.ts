@@ -1,0 +1,224 @@
+/**
+ * Comparison operators: which field types accept which operator (libs
+ * `flt_is_comparable`), and the scalar test each operator compiles to.
+ * A test receives one extracted scalar that is known to exist; "missing"
+ * is handled one level up, where every check on a missing value is false.
+ */
+import type { FieldType, ScalarFieldValue } from '../extract.ts';
+import { ConditionCompileError } from './errors.ts';
+import { globToRegExp } from './glob.ts';
+import { compilePathPrefixes } from './pmatch.ts';
+import { ipMatcher } from './ip.ts';
+
+export type ValueKind = 'string' | 'bytes' | 'numeric' | 'bool' | 'ip' | 'ipnet';
+
+export function valueKindOf(type: FieldType): ValueKind {
+  switch (type) {
+    case 'CHARBUF':
+    case 'FSPATH':
+    case 'FSRELPATH':
+      return 'string';
+    case 'BYTEBUF':
+      return 'bytes';
+    case 'BOOL':
+      return 'bool';
+    case 'IPV4ADDR':
+    case 'IPV6ADDR':
+    case 'IPADDR':
+      return 'ip';
+    case 'IPNET':
+      return 'ipnet';
+    default:
+      return 'numeric';
+  }
+}
+
+const ALLOWED: Record<ValueKind | 'list', ReadonlySet<string>> = {
+  numeric: new Set(['=', '==', '!=', '<', '<=', '>', '>=', 'in', 'intersects', 'exists']),
+  bool: new Set(['=', '==', '!=', 'in', 'intersects', 'exists']),
+  string: new Set([
+    '=', '==', '!=', '<', '<=', '>', '>=', 'contains', 'icontains', 'startswith', 'endswith',
+    'glob', 'iglob', 'regex', 'in', 'intersects', 'pmatch', 'exists',
+  ]),
+  bytes: new Set(['=', '==', '!=', 'contains', 'in', 'exists', 'startswith', 'endswith', 'intersects', 'bcontains', 'bstartswith']),
+  ip: new Set(['=', '==', '!=', 'in', 'exists', 'intersects']),
+  ipnet: new Set(['=', '==', '!=', 'in', 'exists', 'intersects']),
+  list: new Set(['in', 'intersects', 'exists']),
+};
+
+const KIND_NAME: Record<ValueKind | 'list', string> = {
+  numeric: 'numeric',
+  bool: 'boolean',
+  string: 'string',
+  bytes: 'buffer',
+  ip: 'IP address',
+  ipnet: 'IP network',
+  list: 'list',
+};
+
+/** Throws the libs-style error when `op` cannot be applied to a value of `kind`. */
+export function assertComparable(kind: ValueKind, isList: boolean, op: string, fieldText: string): void {
+  const base = baseOp(op);
+  const table = isList ? ALLOWED.list : ALLOWED[kind];
+  if (!table.has(base)) {
+    throw new ConditionCompileError(
+      `filter error: '${op}' operator not supported for ${KIND_NAME[isList ? 'list' : kind]} filters (field '${fieldText}')`,
+    );
+  }
+}
+
+/** The operator without its modifier: `= oneof` → `=`. */
+export function baseOp(op: string): string {
+  const space = op.indexOf(' ');
+  return space < 0 ? op : op.slice(0, space);
+}
+
+export type ScalarTest = (value: ScalarFieldValue) => boolean;
+
+function hexToBinary(hex: string, op: string): string {
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) {
+    throw new ConditionCompileError(`'${op}' requires a hex string (an even number of hex digits), got '${hex}'`);
+  }
+  let out = '';
+  for (let i = 0; i < hex.length; i += 2) out += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
+  return out;
+}
+
+/** Full-match regex, as RE2's FullMatch. JS syntax is close to RE2 for the patterns rules use. */
+function compileFullRegex(pattern: string): RegExp {
+  try {
+    return new RegExp(`^(?:${pattern})$`);
+  } catch (e) {
+    throw new ConditionCompileError(`invalid regular expression '${pattern}': ${(e as Error).message}`);
+  }
+}
+
+function asText(v: ScalarFieldValue): string {
+  return typeof v === 'string' ? v : String(v);
+}
+
+/**
+ * The test for `value <op> constant` on a single value. `constant` is already
+ * parsed for the field's kind (numbers for numeric fields, booleans for BOOL).
+ */
+export function scalarTest(op: string, kind: ValueKind, constant: ScalarFieldValue): ScalarTest {
+  if (kind === 'ip' || kind === 'ipnet') {
+    const matches = ipMatcher(asText(constant));
+    if (op === '!=') return (v) => !matches(asText(v));
+    return (v) => matches(asText(v));
+  }
+  if (kind === 'numeric' || kind === 'bool') {
+    const c = constant;
+    switch (op) {
+      case '=':
+      case '==':
+        // `==` on purpose: a bigint constant equals the same number.
+        return (v) => v == c;
+      case '!=':
+        return (v) => v != c;
+      case '<':
+        return (v) => v < c;
+      case '<=':
+        return (v) => v <= c;
+      case '>':
+        return (v) => v > c;
+      case '>=':
+        return (v) => v >= c;
+    }
+  }
+  const c = asText(constant);
+  switch (op) {
+    case '=':
+    case '==':
+      return (v) => v === c;
+    case '!=':
+      return (v) => v !== c;
+    case '<':
+      return (v) => asText(v) < c;
+    case '<=':
+      return (v) => asText(v) <= c;
+    case '>':
+      return (v) => asText(v) > c;
+    case '>=':
+      return (v) => asText(v) >= c;
+    case 'contains':
+      return (v) => asText(v).includes(c);
+    case 'icontains': {
+      const lower = c.toLowerCase();
+      return (v) => asText(v).toLowerCase().includes(lower);
+    }
+    case 'startswith':
+      return (v) => asText(v).startsWith(c);
+    case 'endswith':
+      return (v) => asText(v).endsWith(c);
+    case 'bcontains': {
+      const bin = hexToBinary(c, op);
+      return (v) => asText(v).includes(bin);
+    }
+    case 'bstartswith': {
+      const bin = hexToBinary(c, op);
+      return (v) => asText(v).startsWith(bin);
+    }
+    case 'glob': {
+      const re = globToRegExp(c);
+      return (v) => re.test(asText(v));
+    }
+    case 'iglob': {
+      const re = globToRegExp(c, true);
+      return (v) => re.test(asText(v));
+    }
+    case 'regex': {
+      const re = compileFullRegex(c);
+      return (v) => re.test(asText(v));
+    }
+    case 'pmatch': {
+      const match = compilePathPrefixes([c]);
+      return (v) => match(asText(v));
+    }
+  }
+  throw new ConditionCompileError(`operator '${op}' cannot take a single value`);
+}
+
+/** `in` / `intersects` against a constant set (one value side), and `pmatch` against a list of prefixes. */
+export function setTest(op: string, kind: ValueKind, constants: readonly ScalarFieldValue[]): ScalarTest {
+  if (op === 'pmatch') {
+    const match = compilePathPrefixes(constants.map(asText));
+    return (v) => match(asText(v));
+  }
+  if (kind === 'ip' || kind === 'ipnet') {
+    const matchers = constants.map((c) => ipMatcher(asText(c)));
+    return (v) => {
+      const text = asText(v);
+      return matchers.some((m) => m(text));
+    };
+  }
+  if (kind === 'numeric' || kind === 'bool') {
+    // Normalise bigints that fit so Set lookups work for ordinary numbers.
+    const set = new Set<ScalarFieldValue>(constants.map(normaliseNumber));
+    return (v) => set.has(normaliseNumber(v));
+  }
+  const set = new Set(constants.map(asText));
+  return (v) => set.has(typeof v === 'string' ? v : asText(v));
+}
+
+function normaliseNumber(v: ScalarFieldValue): ScalarFieldValue {
+  return typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+/** `<strop> oneof|anyof|allof (list)`: exactly one / at least one / every element matches. */
+export function modifierTest(modifier: string, tests: readonly ScalarTest[]): ScalarTest {
+  if (tests.length === 0) return () => false;
+  switch (modifier) {
+    case 'oneof':
+      return (v) => {
+        let n = 0;
+        for (const t of tests) if (t(v) && ++n > 1) return false;
+        return n === 1;
+      };
+    case 'anyof':
+      return (v) => tests.some((t) => t(v));
+    case 'allof':
+      return (v) => tests.every((t) => t(v));
+  }
+  throw new ConditionCompileError(`unknown operator modifier '${modifier}'`);
+}
