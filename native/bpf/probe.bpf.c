@@ -1,0 +1,590 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Peregrine's syscall probe. One BTF tracepoint on sys_exit does all syscall
+ * work: arguments are still in the task's pt_regs at exit on x86_64, so no
+ * sys_enter program or per-task stash is needed (Falco's modern probe made the
+ * same move). Which syscalls are captured, and how each one's arguments are
+ * read, is data in the pg_syscalls table that userspace fills from the loaded
+ * rules; everything else returns after one array lookup.
+ *
+ * Records are built in a per-CPU scratch area and copied into the ring with
+ * bpf_ringbuf_output; the layout is native/src/pg_event.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "pg_event.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AT_FDCWD_INT (-100)
+#define PG_OFF_MASK 16383          /* blobs start below 16 KiB ... */
+#define PG_BUF_SIZE 32768          /* ... and each is at most 4 KiB + prefix */
+#define PG_WALK_SIZE (PG_PATH_MAX + 512)
+#define PG_WALK_DEPTH 40
+#define PG_SOCKADDR_MAX 112
+
+struct pg_scratch {
+  __u8 buf[PG_BUF_SIZE];
+  __u8 walk[PG_WALK_SIZE];
+  struct pg_prefix_key key;
+  __u32 off;
+  __u16 nblobs;
+  __u16 flags;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 8 * 1024 * 1024); /* resized by userspace before load */
+} pg_ring SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1); /* one per possible CPU, set by userspace before load */
+  __type(key, __u32);
+  __type(value, struct pg_scratch);
+} pg_scratch_map SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, PG_MAX_SYSCALL_NR);
+  __type(key, __u32);
+  __type(value, struct pg_sc_desc);
+} pg_syscalls SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct pg_counters);
+} pg_counters SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __type(key, __u32);
+  __type(value, __u8);
+} pg_excluded_pids SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 256);
+  __type(key, char[16]);
+  __type(value, __u8);
+} pg_excluded_comms SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, 1024);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct pg_prefix_key);
+  __type(value, __u8);
+} pg_excluded_prefixes SEC(".maps");
+
+/* Set by userspace through the mmapped .bss; counts let the hot path skip empty filters. */
+volatile __u32 pg_npids;
+volatile __u32 pg_ncomms;
+volatile __u32 pg_nprefixes;
+volatile __u32 pg_sched_mask; /* bit 0 fork, bit 1 exec, bit 2 exit */
+
+static __always_inline struct pg_scratch *scratch(void)
+{
+  __u32 cpu = bpf_get_smp_processor_id();
+  return bpf_map_lookup_elem(&pg_scratch_map, &cpu);
+}
+
+static __always_inline struct pg_counters *counters(void)
+{
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&pg_counters, &zero);
+}
+
+/* Header from the current task; direct BTF loads are much cheaper than probe reads. */
+static __always_inline void fill_header(struct pg_scratch *s, __u16 kind, __u16 sc)
+{
+  struct pg_event_header *h = (struct pg_event_header *)s->buf;
+  struct task_struct *t = bpf_get_current_task_btf();
+  __u64 pt = bpf_get_current_pid_tgid();
+  __u64 ug = bpf_get_current_uid_gid();
+  h->kind = kind;
+  h->syscall = sc;
+  h->ts_ns = bpf_ktime_get_boot_ns();
+  h->tid = (__u32)pt;
+  h->pid = pt >> 32;
+  h->ppid = t->real_parent->tgid;
+  h->uid = (__u32)ug;
+  h->gid = ug >> 32;
+  h->cgroup_id = bpf_get_current_cgroup_id();
+  bpf_get_current_comm(h->comm, sizeof(h->comm));
+  h->res = 0;
+  s->off = PG_HEADER_SIZE;
+  s->nblobs = 0;
+  s->flags = 0;
+}
+
+/* Reserves room for a blob; returns its (bounded) offset or -1 when the record is full. */
+static __always_inline int blob_start(struct pg_scratch *s)
+{
+  __u32 off = s->off;
+  if (off > PG_OFF_MASK) {
+    s->flags |= PG_HF_TRUNCATED;
+    return -1;
+  }
+  return off & PG_OFF_MASK;
+}
+
+static __always_inline void blob_end(struct pg_scratch *s, __u32 off, __u16 tag, __u32 len)
+{
+  off &= PG_OFF_MASK;
+  *(__u16 *)&s->buf[off] = tag;
+  *(__u16 *)&s->buf[off + 2] = (__u16)len;
+  s->off = off + PG_BLOB_PREFIX + len;
+  s->nblobs++;
+}
+
+/* A NUL-terminated user string; returns the blob's data offset or -1. */
+static __always_inline int add_user_str(struct pg_scratch *s, __u16 tag, const void *uptr)
+{
+  if (!uptr)
+    return -1;
+  int off = blob_start(s);
+  if (off < 0)
+    return -1;
+  long n = bpf_probe_read_user_str(&s->buf[off + PG_BLOB_PREFIX], PG_PATH_MAX, uptr);
+  if (n <= 0)
+    return -1;
+  if (n >= PG_PATH_MAX)
+    s->flags |= PG_HF_TRUNCATED;
+  blob_end(s, off, tag, (__u32)(n - 1) & (PG_PATH_MAX - 1));
+  return off + PG_BLOB_PREFIX;
+}
+
+static __always_inline void add_kernel_str(struct pg_scratch *s, __u16 tag, const void *kptr)
+{
+  if (!kptr)
+    return;
+  int off = blob_start(s);
+  if (off < 0)
+    return;
+  long n = bpf_probe_read_kernel_str(&s->buf[off + PG_BLOB_PREFIX], PG_PATH_MAX, kptr);
+  if (n <= 0)
+    return;
+  blob_end(s, off, tag, (__u32)(n - 1) & (PG_PATH_MAX - 1));
+}
+
+/* Bounded user memory (argv, env): NUL-separated strings copied as they are. */
+static __always_inline void add_user_mem(struct pg_scratch *s, __u16 tag, __u64 start, __u64 end, __u32 max)
+{
+  if (!start || end <= start)
+    return;
+  int off = blob_start(s);
+  if (off < 0)
+    return;
+  __u64 len = end - start;
+  if (len > max) {
+    len = max;
+    s->flags |= PG_HF_TRUNCATED;
+  }
+  len &= (PG_PATH_MAX * 2 - 1);
+  if (len > PG_PATH_MAX)
+    return;
+  if (bpf_probe_read_user(&s->buf[off + PG_BLOB_PREFIX], len, (const void *)start) < 0)
+    return;
+  blob_end(s, off, tag, (__u32)len);
+}
+
+/*
+ * Absolute path of a dentry, walked up to the root crossing mount points,
+ * built right to left in s->walk and then copied into a blob. Stops (and
+ * marks the record truncated) after PG_WALK_DEPTH components.
+ */
+static __noinline int add_dentry_path(struct pg_scratch *s, __u16 tag, struct dentry *d, struct vfsmount *vm)
+{
+  if (!s || !d || !vm)
+    return 0;
+  struct mount *m = (void *)vm - bpf_core_field_offset(struct mount, mnt);
+  __u32 pos = PG_PATH_MAX;
+  int i;
+  for (i = 0; i < PG_WALK_DEPTH; i++) {
+    struct dentry *root = BPF_CORE_READ(vm, mnt_root);
+    struct dentry *parent = BPF_CORE_READ(d, d_parent);
+    if (d == root) {
+      struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+      if (mp == m || !mp)
+        break;
+      d = BPF_CORE_READ(m, mnt_mountpoint);
+      m = mp;
+      vm = (void *)mp + bpf_core_field_offset(struct mount, mnt);
+      continue;
+    }
+    if (d == parent || !parent)
+      break;
+    __u32 len = BPF_CORE_READ(d, d_name.len) & 255;
+    const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+    if (pos < len + 1) {
+      s->flags |= PG_HF_TRUNCATED;
+      break;
+    }
+    pos = (pos - len - 1) & (PG_PATH_MAX - 1);
+    s->walk[pos] = '/';
+    bpf_probe_read_kernel(&s->walk[pos + 1], len, name);
+    d = parent;
+  }
+  if (i == PG_WALK_DEPTH)
+    s->flags |= PG_HF_TRUNCATED;
+  if (pos >= PG_PATH_MAX) {
+    pos = PG_PATH_MAX - 1;
+    s->walk[pos] = '/';
+  }
+  int off = blob_start(s);
+  if (off < 0)
+    return 0;
+  pos &= (PG_PATH_MAX - 1);
+  __u32 n = PG_PATH_MAX - pos;
+  if (n > PG_PATH_MAX)
+    return 0;
+  bpf_probe_read_kernel(&s->buf[off + PG_BLOB_PREFIX], n, &s->walk[pos]);
+  blob_end(s, off, tag, n);
+  return 0;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *t, int fd)
+{
+  if (fd < 0)
+    return 0;
+  struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+  if (!fdt)
+    return 0;
+  unsigned int max = BPF_CORE_READ(fdt, max_fds);
+  if ((unsigned int)fd >= max)
+    return 0;
+  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct file *f = 0;
+  bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+  return f;
+}
+
+static __always_inline void add_file_path(struct pg_scratch *s, __u16 tag, struct file *f)
+{
+  if (!f)
+    return;
+  struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+  struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
+  add_dentry_path(s, tag, d, vm);
+}
+
+static __always_inline void add_cwd(struct pg_scratch *s, __u16 tag, struct task_struct *t)
+{
+  struct dentry *d = BPF_CORE_READ(t, fs, pwd.dentry);
+  struct vfsmount *vm = BPF_CORE_READ(t, fs, pwd.mnt);
+  add_dentry_path(s, tag, d, vm);
+}
+
+static __always_inline void add_tuple(struct pg_scratch *s, struct task_struct *t, int fd)
+{
+  struct file *f = fd_file(t, fd);
+  if (!f)
+    return;
+  struct socket *sock = BPF_CORE_READ(f, private_data);
+  if (!sock || BPF_CORE_READ(sock, file) != f)
+    return; /* not a socket */
+  struct sock *sk = BPF_CORE_READ(sock, sk);
+  if (!sk)
+    return;
+  int off = blob_start(s);
+  if (off < 0)
+    return;
+  struct pg_tuple *tp = (struct pg_tuple *)&s->buf[off + PG_BLOB_PREFIX];
+  __builtin_memset(tp, 0, sizeof(*tp));
+  tp->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  tp->proto = BPF_CORE_READ(sk, sk_protocol);
+  tp->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  tp->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  if (tp->family == 2) {
+    bpf_probe_read_kernel(tp->saddr, 4, __builtin_preserve_access_index(&sk->__sk_common.skc_rcv_saddr));
+    bpf_probe_read_kernel(tp->daddr, 4, __builtin_preserve_access_index(&sk->__sk_common.skc_daddr));
+  } else if (tp->family == 10) {
+    bpf_probe_read_kernel(tp->saddr, 16, __builtin_preserve_access_index(&sk->__sk_common.skc_v6_rcv_saddr));
+    bpf_probe_read_kernel(tp->daddr, 16, __builtin_preserve_access_index(&sk->__sk_common.skc_v6_daddr));
+  }
+  blob_end(s, off, PG_TAG_TUPLE, sizeof(*tp));
+}
+
+static __always_inline void add_user_sockaddr(struct pg_scratch *s, __u64 uaddr, __u64 len)
+{
+  if (!uaddr || len == 0)
+    return;
+  if (len > PG_SOCKADDR_MAX)
+    len = PG_SOCKADDR_MAX;
+  int off = blob_start(s);
+  if (off < 0)
+    return;
+  len &= 127;
+  if (bpf_probe_read_user(&s->buf[off + PG_BLOB_PREFIX], len, (const void *)uaddr) < 0)
+    return;
+  blob_end(s, off, PG_TAG_SOCKADDR, (__u32)len);
+}
+
+/* True when the first path is excluded by a prefix rule for this syscall. */
+static __always_inline int path_excluded(struct pg_scratch *s, __u16 sc, int data_off)
+{
+  if (data_off < 0)
+    return 0;
+  __u32 doff = (__u32)data_off & PG_OFF_MASK;
+  if (s->buf[doff] != '/')
+    return 0;
+  __u32 len = *(__u16 *)&s->buf[(doff - PG_BLOB_PREFIX + 2) & PG_OFF_MASK];
+  if (len > PG_PREFIX_MAX)
+    len = PG_PREFIX_MAX;
+  s->key.data[0] = sc >> 8;
+  s->key.data[1] = sc & 0xff;
+  bpf_probe_read_kernel(&s->key.data[2], PG_PREFIX_MAX, &s->buf[doff]);
+  s->key.prefixlen = (2 + len) * 8;
+  return bpf_map_lookup_elem(&pg_excluded_prefixes, &s->key) != 0;
+}
+
+static __always_inline void submit(struct pg_scratch *s, struct pg_counters *c)
+{
+  struct pg_event_header *h = (struct pg_event_header *)s->buf;
+  __u32 len = s->off;
+  h->len = len;
+  h->nblobs = s->nblobs;
+  h->flags = s->flags;
+  if (len > PG_BUF_SIZE - 1 || len < PG_HEADER_SIZE)
+    return;
+  if (bpf_ringbuf_output(&pg_ring, s->buf, len & (PG_BUF_SIZE - 1), 0))
+    c->n_drops_buffer++;
+  else
+    c->n_evts++;
+}
+
+static __always_inline int self_excluded(struct pg_counters *c, __u32 tgid)
+{
+  if (pg_npids && bpf_map_lookup_elem(&pg_excluded_pids, &tgid)) {
+    c->n_filtered_pid++;
+    return 1;
+  }
+  if (pg_ncomms) {
+    char comm[16];
+    bpf_get_current_comm(comm, sizeof(comm));
+    if (bpf_map_lookup_elem(&pg_excluded_comms, comm)) {
+      c->n_filtered_comm++;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static __always_inline void add_path(struct pg_scratch *s, struct task_struct *t, struct pg_event_header *h,
+                                     __u16 tag, __u16 base_tag, __u8 parg, __u8 darg, int *data_off)
+{
+  *data_off = -1;
+  if (parg >= 6)
+    return;
+  int doff = add_user_str(s, tag, (const void *)h->args[parg]);
+  *data_off = doff;
+  if (doff < 0 || darg == PG_ARG_NONE)
+    return;
+  if (s->buf[doff & PG_OFF_MASK] == '/')
+    return; /* absolute: nothing to resolve */
+  int dirfd = AT_FDCWD_INT;
+  if (darg < 6)
+    dirfd = (int)h->args[darg];
+  if (dirfd == AT_FDCWD_INT)
+    add_cwd(s, base_tag, t);
+  else
+    add_file_path(s, base_tag, fd_file(t, dirfd));
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
+{
+  __u32 nr = (__u32)regs->orig_ax;
+  if (nr >= PG_MAX_SYSCALL_NR)
+    return 0;
+  struct pg_sc_desc *d = bpf_map_lookup_elem(&pg_syscalls, &nr);
+  if (!d || !d->id)
+    return 0;
+  struct pg_counters *c = counters();
+  if (!c)
+    return 0;
+  c->n_seen++;
+  if (self_excluded(c, bpf_get_current_pid_tgid() >> 32))
+    return 0;
+  struct pg_scratch *s = scratch();
+  if (!s)
+    return 0;
+  struct task_struct *t = bpf_get_current_task_btf();
+  __u16 sc = d->id;
+  fill_header(s, PG_KIND_SYSCALL, sc);
+  struct pg_event_header *h = (struct pg_event_header *)s->buf;
+  h->res = ret;
+  h->args[0] = regs->di;
+  h->args[1] = regs->si;
+  h->args[2] = regs->dx;
+  h->args[3] = regs->r10;
+  h->args[4] = regs->r8;
+  h->args[5] = regs->r9;
+
+  __u16 flags = d->flags;
+  __u8 sock = d->sock;
+  __u8 str_arg = d->str_arg;
+  __u8 p0 = d->path_arg[0], p1 = d->path_arg[1];
+  __u8 d0 = d->dirfd_arg[0], d1 = d->dirfd_arg[1];
+
+  /* After a successful exec the caller's memory is gone; the EXEC record carries the image. */
+  if (!((flags & PG_DESC_EXEC) && ret == 0)) {
+    int doff;
+    add_path(s, t, h, PG_TAG_PATH0, PG_TAG_BASE0, p0, d0, &doff);
+    if (pg_nprefixes && path_excluded(s, sc, doff)) {
+      c->n_filtered_path++;
+      return 0;
+    }
+    add_path(s, t, h, PG_TAG_PATH1, PG_TAG_BASE1, p1, d1, &doff);
+  }
+  if (str_arg < 6)
+    add_user_str(s, PG_TAG_STR, (const void *)h->args[str_arg & 7]);
+  if (flags & PG_DESC_ADDR_CONNECT)
+    add_user_sockaddr(s, h->args[1], h->args[2]);
+  else if (flags & PG_DESC_ADDR_SENDTO)
+    add_user_sockaddr(s, h->args[4], h->args[5]);
+  else if (flags & PG_DESC_ADDR_MSGHDR) {
+    struct user_msghdr mh = {};
+    if (h->args[1] && bpf_probe_read_user(&mh, sizeof(mh), (const void *)h->args[1]) == 0)
+      add_user_sockaddr(s, (__u64)mh.msg_name, mh.msg_namelen);
+  } else if ((flags & PG_DESC_ADDR_ACCEPT) && ret >= 0 && h->args[2]) {
+    int alen = 0;
+    bpf_probe_read_user(&alen, sizeof(alen), (const void *)h->args[2]);
+    if (alen > 0)
+      add_user_sockaddr(s, h->args[1], (__u64)alen);
+  }
+  if (sock == PG_SOCK_ARG0)
+    add_tuple(s, t, (int)h->args[0]);
+  else if (sock == PG_SOCK_RET && ret >= 0)
+    add_tuple(s, t, (int)ret);
+  if (flags & PG_DESC_FDPATH)
+    add_file_path(s, PG_TAG_FDPATH, fd_file(t, (int)h->args[0]));
+  submit(s, c);
+  return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(pg_sched_fork, struct task_struct *parent, struct task_struct *child)
+{
+  if (!(pg_sched_mask & 1))
+    return 0;
+  struct pg_counters *c = counters();
+  if (!c)
+    return 0;
+  c->n_seen++;
+  if (self_excluded(c, bpf_get_current_pid_tgid() >> 32))
+    return 0;
+  struct pg_scratch *s = scratch();
+  if (!s)
+    return 0;
+  fill_header(s, PG_KIND_FORK, 0);
+  struct pg_event_header *h = (struct pg_event_header *)s->buf;
+  /* The header describes the child; args[0..1] keep the parent's tid and pid. */
+  h->args[0] = h->tid;
+  h->args[1] = h->pid;
+  h->args[2] = 0;
+  h->args[3] = 0;
+  h->args[4] = 0;
+  h->args[5] = 0;
+  h->tid = child->pid;
+  h->pid = child->tgid;
+  h->ppid = child->real_parent->tgid;
+  h->res = child->pid;
+  if (child->pid != child->tgid)
+    s->flags |= PG_HF_THREAD;
+  submit(s, c);
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(pg_sched_exit, struct task_struct *p)
+{
+  if (!(pg_sched_mask & 4))
+    return 0;
+  struct pg_counters *c = counters();
+  if (!c)
+    return 0;
+  c->n_seen++;
+  if (self_excluded(c, bpf_get_current_pid_tgid() >> 32))
+    return 0;
+  struct pg_scratch *s = scratch();
+  if (!s)
+    return 0;
+  fill_header(s, PG_KIND_EXIT, 0);
+  struct pg_event_header *h = (struct pg_event_header *)s->buf;
+  __builtin_memset(h->args, 0, sizeof(h->args));
+  h->res = p->exit_code;
+  if (p->pid != p->tgid)
+    s->flags |= PG_HF_THREAD;
+  submit(s, c);
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(pg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+  if (!(pg_sched_mask & 2))
+    return 0;
+  struct pg_counters *c = counters();
+  if (!c)
+    return 0;
+  c->n_seen++;
+  if (self_excluded(c, bpf_get_current_pid_tgid() >> 32))
+    return 0;
+  struct pg_scratch *s = scratch();
+  if (!s)
+    return 0;
+  struct task_struct *t = bpf_get_current_task_btf();
+  fill_header(s, PG_KIND_EXEC, 0);
+  struct pg_event_header *h = (struct pg_event_header *)s->buf;
+  __builtin_memset(h->args, 0, sizeof(h->args));
+  h->args[0] = old_pid;
+
+  add_kernel_str(s, PG_TAG_FILENAME, BPF_CORE_READ(bprm, filename));
+  struct mm_struct *mm = BPF_CORE_READ(t, mm);
+  add_user_mem(s, PG_TAG_ARGV, BPF_CORE_READ(mm, arg_start), BPF_CORE_READ(mm, arg_end), PG_ARGV_MAX);
+  add_user_mem(s, PG_TAG_ENV, BPF_CORE_READ(mm, env_start), BPF_CORE_READ(mm, env_end), PG_ENV_MAX);
+  add_cwd(s, PG_TAG_CWD, t);
+
+  int off = blob_start(s);
+  if (off >= 0) {
+    struct pg_exec_info *xi = (struct pg_exec_info *)&s->buf[off + PG_BLOB_PREFIX];
+    __builtin_memset(xi, 0, sizeof(*xi));
+    if (bpf_core_field_exists(t->loginuid))
+      xi->loginuid = BPF_CORE_READ(t, loginuid.val);
+    struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+    if (tty) {
+      __u32 major = BPF_CORE_READ(tty, driver, major);
+      __u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+      xi->tty = (major << 20) | (minor & 0xfffff);
+    }
+    xi->euid = BPF_CORE_READ(t, cred, euid.val);
+    xi->egid = BPF_CORE_READ(t, cred, egid.val);
+    struct pid *pg = BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID]);
+    xi->pgid = BPF_CORE_READ(pg, numbers[0].nr);
+    struct pid *sid = BPF_CORE_READ(t, signal, pids[PIDTYPE_SID]);
+    xi->sid = BPF_CORE_READ(sid, numbers[0].nr);
+    const struct cred *cred = BPF_CORE_READ(t, cred);
+    bpf_probe_read_kernel(&xi->cap_effective, 8, __builtin_preserve_access_index(&cred->cap_effective));
+    struct inode *ino = BPF_CORE_READ(mm, exe_file, f_inode);
+    if (ino) {
+      xi->exe_ino = BPF_CORE_READ(ino, i_ino);
+      xi->exe_dev = BPF_CORE_READ(ino, i_sb, s_dev);
+      if (bpf_core_field_exists(ino->i_ctime_sec)) {
+        xi->exe_ctime_sec = BPF_CORE_READ(ino, i_ctime_sec);
+        xi->exe_mtime_sec = BPF_CORE_READ(ino, i_mtime_sec);
+      }
+    }
+    blob_end(s, off, PG_TAG_EXECINFO, sizeof(*xi));
+  }
+  add_kernel_str(s, PG_TAG_CGROUP, BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, name));
+  submit(s, c);
+  return 0;
+}
