@@ -1,0 +1,273 @@
+/**
+ * Compiles everything collected so far (Falco `rule_loader::compiler`):
+ * lists (one level of list-in-list), macros (in order, each seeing only the
+ * macros defined before it), then rules (exceptions → lists → parse → macros
+ * → field/operator checks → event types). Falco runs this after every file,
+ * so each file must leave the ruleset consistent.
+ */
+import type { Priority } from '@peregrine/alert';
+import type { Expr, FieldOrTransformer, Pos, TransformerListExpr, ValueExpr, ListExpr } from '../condition/ast.ts';
+import { asString } from '../condition/as-string.ts';
+import { ConditionSyntaxError, parseCondition, parseOperand } from '../condition/parser.ts';
+import { checkCondition, type CheckIssue } from '../compile/check.ts';
+import { eventTypesOf } from '../compile/event-types.ts';
+import { validateOutputFormat } from '../output/index.ts';
+import type { Collector, RuleInfo } from './collector.ts';
+import { LoadFailure, WARNING_CODES, type DiagnosticSink, type Location, type WarningCode } from './diagnostics.ts';
+import { applyExceptions, exceptionFields } from './exceptions.ts';
+import { compileLists, substituteLists, type CompiledList } from './lists.ts';
+import { firstUnknown, resolveMacros } from './macros.ts';
+import type { MappedText } from './mapped-text.ts';
+
+/** Falco sets this nesting cap for rule conditions. */
+const MAX_CONDITION_DEPTH = 1000;
+
+/** Fields Falco flags as deprecated when they appear in an output (`falco_load_result.cpp`). */
+const DEPRECATED_OUTPUT_FIELDS = ['evt.dir', 'evt.latency', 'evt.latency.s', 'evt.latency.ns', 'evt.latency.human', 'evt.wait_latency'];
+
+const CONTAINER_INFO = '%container.info';
+
+/** A rule as loaded: final condition (lists substituted, macros resolved, exceptions applied). */
+export interface LoadedRule {
+  readonly name: string;
+  /** Position in evaluation order (0-based; a redefinition keeps its place). */
+  readonly index: number;
+  readonly desc: string;
+  readonly condition: Expr;
+  /** Falco's `condition_compiled`: the canonical text of `condition`. */
+  readonly compiledCondition: string;
+  /** Trimmed like Falco; `%container.info` removed. */
+  readonly output: string;
+  readonly priority: Priority;
+  /** Sorted, like Falco's std::set. */
+  readonly tags: readonly string[];
+  readonly source: string;
+  /** Enabled in the default ruleset (after the file's `enabled` and any selection options). */
+  readonly enabled: boolean;
+  readonly warnEvttypes: boolean;
+  readonly skipIfUnknownFilter: boolean;
+  readonly capture: boolean;
+  readonly captureDuration: number;
+  /** Fields compared by the rule's exceptions. */
+  readonly exceptionFields: readonly string[];
+  /** The event types the condition can match (`all` when unrestricted). */
+  readonly eventTypes: ReadonlySet<string> | 'all';
+  /** Where the rule was (first) defined. */
+  readonly location: Location;
+}
+
+export interface CompiledRuleset {
+  readonly rules: LoadedRule[];
+  readonly lists: ReadonlyMap<string, CompiledList>;
+  readonly macros: ReadonlyMap<string, Expr>;
+}
+
+/** Where AST positions came from: each parsed node's Pos → the text it was parsed from. */
+class PositionIndex {
+  private readonly texts = new WeakMap<Pos, MappedText>();
+
+  register(expr: Expr, text: MappedText): void {
+    const add = (pos: Pos): void => {
+      this.texts.set(pos, text);
+    };
+    const operand = (n: FieldOrTransformer | ValueExpr | TransformerListExpr | ListExpr): void => {
+      add(n.pos);
+      if (n.kind === 'transformer') n.values.forEach(operand);
+      else if (n.kind === 'transformer_list') n.children.forEach(operand);
+    };
+    const walk = (e: Expr): void => {
+      add(e.pos);
+      switch (e.kind) {
+        case 'and':
+        case 'or':
+          e.children.forEach(walk);
+          break;
+        case 'not':
+          walk(e.child);
+          break;
+        case 'unary':
+          operand(e.left);
+          break;
+        case 'binary':
+          operand(e.left);
+          operand(e.right);
+          break;
+        default:
+          break;
+      }
+    };
+    walk(expr);
+  }
+
+  /** File location of an AST position, falling back to `fallbackText` (the condition being compiled). */
+  locate(pos: Pos | undefined, fallbackText: MappedText, fallback: Location): Location {
+    if (!pos) return fallback;
+    const text = this.texts.get(pos) ?? fallbackText;
+    const loc = text.locate(pos.idx);
+    if (!loc) return fallback;
+    // Keep the item of the rule/macro being compiled when the text carries none.
+    return loc.item || !fallback.item ? loc : { ...loc, item: fallback.item };
+  }
+}
+
+function errIsUnknownTypeOrField(err: string): boolean {
+  return (
+    err.includes('nonexistent field') ||
+    err.includes('invalid formatting token') ||
+    err.includes('unknown event type') ||
+    err.includes('unknown filter:')
+  );
+}
+
+function warningCode(issue: CheckIssue): WarningCode {
+  const code = issue.code as WarningCode | undefined;
+  return code !== undefined && (WARNING_CODES as readonly string[]).includes(code) ? code : 'LOAD_COMPILE_CONDITION';
+}
+
+/**
+ * Whether `text` is a valid left-hand side (field or transformer) for an
+ * exception (Falco `is_valid_lhs_field`): it must parse as one operand and
+ * compile as `<operand> exists`.
+ */
+export function isValidLhsField(text: string): boolean {
+  let left: FieldOrTransformer;
+  try {
+    left = parseOperand(text);
+  } catch {
+    return false;
+  }
+  return checkCondition({ kind: 'unary', left, op: 'exists', pos: left.pos }).errors.length === 0;
+}
+
+export function compileCollector(col: Collector, sink: DiagnosticSink): CompiledRuleset {
+  const positions = new PositionIndex();
+
+  const parse = (text: MappedText, ctx: Location): Expr => {
+    try {
+      const expr = parseCondition(text.text, { maxDepth: MAX_CONDITION_DEPTH });
+      positions.register(expr, text);
+      return expr;
+    } catch (e) {
+      if (e instanceof ConditionSyntaxError) {
+        throw new LoadFailure('LOAD_ERR_COMPILE_CONDITION', e.message, positions.locate(e.pos, text, ctx));
+      }
+      throw e;
+    }
+  };
+
+  // Lists.
+  const lists = compileLists(col.lists);
+
+  // Macros: parse all, then resolve each with the macros visible to it.
+  const macroAst = new Map<string, Expr>();
+  const macroText = new Map<string, MappedText>();
+  const usedMacros = new Set<string>();
+  for (const m of col.macros.values()) {
+    const text = substituteLists(m.cond, lists);
+    macroText.set(m.name, text);
+    macroAst.set(m.name, parse(text, m.ctx));
+  }
+  const resolve = (expr: Expr, visible: ReadonlyMap<string, Expr>, text: MappedText, ctx: Location): Expr => {
+    const r = resolveMacros(expr, visible);
+    const unknown = firstUnknown(r.unknown);
+    if (r.error) throw new LoadFailure('LOAD_ERR_VALIDATE', r.error.message, positions.locate(r.error.pos, text, ctx));
+    if (unknown) {
+      throw new LoadFailure('LOAD_ERR_VALIDATE', `Undefined macro '${unknown[0]}' used in filter.`, positions.locate(unknown[1], text, ctx));
+    }
+    for (const n of r.resolved) usedMacros.add(n);
+    return r.expr;
+  };
+  for (const m of col.macros.values()) {
+    const visible = new Map<string, Expr>();
+    for (const other of col.macros.values()) {
+      if (other.index < m.visibility) visible.set(other.name, macroAst.get(other.name)!);
+    }
+    macroAst.set(m.name, resolve(macroAst.get(m.name)!, visible, macroText.get(m.name)!, m.ctx));
+  }
+
+  // Rules.
+  const rules: LoadedRule[] = [];
+  for (const r of col.rules.values()) {
+    if (r.unknownSource) continue;
+    const rule = compileRule(r, rules.length);
+    if (rule) rules.push(rule);
+  }
+
+  function compileRule(r: RuleInfo, index: number): LoadedRule | undefined {
+    const cond = r.exceptions.length > 0 ? applyExceptions(r.cond, r.exceptions) : r.cond;
+
+    let output = r.output;
+    if (output.includes(CONTAINER_INFO)) {
+      sink.warn(
+        'LOAD_DEPRECATED_ITEM',
+        '%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The container plugin will automatically add required fields to the output message.',
+        r.ctx,
+      );
+      output = output.split(CONTAINER_INFO).join('');
+    }
+    const outputIssues = validateOutputFormat(output);
+    const outputError = outputIssues.find((i: { severity: string }) => i.severity === 'error');
+    if (outputError) {
+      if (r.skipIfUnknownFilter && errIsUnknownTypeOrField(outputError.message)) {
+        sink.warn('LOAD_UNKNOWN_FILTER', outputError.message, r.outputCtx);
+        return undefined;
+      }
+      throw new LoadFailure('LOAD_ERR_COMPILE_OUTPUT', outputError.message, r.outputCtx);
+    }
+    for (const df of DEPRECATED_OUTPUT_FIELDS) {
+      if (output.includes(df)) {
+        sink.warn('LOAD_DEPRECATED_ITEM', `usage of deprecated field '${df}' has been detected in the rule output`, r.outputCtx);
+      }
+    }
+
+    const text = substituteLists(cond, lists);
+    const parsed = parse(text, r.ctx);
+    const condition = resolve(parsed, macroAst, text, r.ctx);
+    const check = checkCondition(condition);
+    const firstError = check.errors[0];
+    if (firstError) {
+      const loc = positions.locate(firstError.pos, text, r.ctx);
+      if (r.skipIfUnknownFilter && errIsUnknownTypeOrField(firstError.message)) {
+        sink.warn('LOAD_UNKNOWN_FILTER', firstError.message, loc);
+        return undefined;
+      }
+      throw new LoadFailure('LOAD_ERR_COMPILE_CONDITION', firstError.message, loc);
+    }
+    for (const w of check.warnings) sink.warn(warningCode(w), w.message, positions.locate(w.pos, text, r.ctx));
+
+    const eventTypes = eventTypesOf(condition);
+    if (r.source === 'syscall' && r.warnEvttypes && (eventTypes === 'all' || eventTypes.size > 100)) {
+      sink.warn('LOAD_NO_EVTTYPE', 'Rule matches too many evt.type values. This has a significant performance penalty.', r.ctx);
+    }
+
+    return {
+      name: r.name,
+      index,
+      desc: r.desc,
+      condition,
+      compiledCondition: asString(condition),
+      output,
+      priority: r.priority,
+      tags: [...r.tags].sort(),
+      source: r.source,
+      enabled: r.enabled,
+      warnEvttypes: r.warnEvttypes,
+      skipIfUnknownFilter: r.skipIfUnknownFilter,
+      capture: r.capture,
+      captureDuration: r.captureDuration,
+      exceptionFields: exceptionFields(r.exceptions),
+      eventTypes,
+      location: r.ctx,
+    };
+  }
+
+  // Dangling items (only reported when everything compiled).
+  for (const m of col.macros.values()) {
+    if (!usedMacros.has(m.name)) sink.warn('LOAD_UNUSED_MACRO', 'Macro not referred to by any other rule/macro', m.ctx);
+  }
+  for (const l of lists.values()) {
+    if (!l.used) sink.warn('LOAD_UNUSED_LIST', 'List not referred to by any other rule/macro', col.lists.get(l.name)!.ctx);
+  }
+
+  return { rules, lists, macros: macroAst };
+}
