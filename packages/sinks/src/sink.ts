@@ -7,9 +7,13 @@ import type { Alert } from '@peregrine/alert';
 export type DeliveryResult =
   | { readonly kind: 'delivered' }
   /** Worth retrying (network error, 5xx, 429). `retryAfterMs` from Retry-After when the receiver gave one. */
-  | { readonly kind: 'retryable'; readonly reason: string; readonly retryAfterMs?: number }
+  | { readonly kind: 'retryable'; readonly reason: string; readonly retryAfterMs?: number; readonly delivered?: number }
   /** Retrying cannot help (4xx other than 408/429, bad config). */
-  | { readonly kind: 'permanent'; readonly reason: string };
+  | { readonly kind: 'permanent'; readonly reason: string; readonly delivered?: number };
+// `delivered` (optional, on failures of multi-alert batches): how many leading
+// alerts of the batch were delivered before the failure. A hub may resubmit
+// only `alerts.slice(delivered)`; ignoring it and retrying the whole batch is
+// also correct, at the cost of duplicates at non-idempotent receivers.
 
 export interface DeliveryContext {
   /** Aborted when the hub's per-request timeout expires or the hub shuts down. */

@@ -1,0 +1,16 @@
+/**
+ * Parses an HTTP `Retry-After` value (RFC 9110 §10.2.3): either a number of
+ * seconds or an HTTP date. Returns milliseconds from `now`, never negative,
+ * or undefined when the header is missing or unreadable.
+ */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (text === '') return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // Fractional seconds are not in the RFC, but some proxies send them.
+  if (/^\d+\.\d+$/.test(text)) return Math.round(Number(text) * 1000);
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}

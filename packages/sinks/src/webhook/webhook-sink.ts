@@ -1,0 +1,82 @@
+import { createHmac } from 'node:crypto';
+import type { Alert } from '@peregrine/alert';
+import { deliverInOrder } from '../batch.ts';
+import { falcosidekickPayload } from '../falco/falcosidekick-json.ts';
+import { USER_AGENT, sendRequest } from '../http/send-request.ts';
+import type { DeliveryContext, DeliveryResult, Sink } from '../sink.ts';
+import type { SinkDeps } from '../sink-module.ts';
+import { compileTemplate } from '../template/template.ts';
+import type { RenderTemplate } from '../template/template.ts';
+import { isJsonContentType } from './webhook-settings.ts';
+import type { WebhookSettings } from './webhook-settings.ts';
+
+/** `sha256=<hex>` over the exact body bytes, the form GitHub webhooks use. */
+export function webhookSignature(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
+}
+
+/**
+ * POST/PUT of each alert (or of the batch as an array) to one URL. Headers:
+ * Content-Type, User-Agent, `X-Peregrine-Alert-Id` (the alert uuid, for
+ * receivers that deduplicate; per-alert mode only), the custom headers and
+ * the optional HMAC signature.
+ */
+export class WebhookSink implements Sink {
+  readonly type = 'webhook';
+  private readonly render: (alert: Alert) => string;
+  private readonly json: boolean;
+
+  constructor(
+    private readonly settings: WebhookSettings,
+    private readonly deps: SinkDeps,
+  ) {
+    this.json = isJsonContentType(settings.contentType);
+    const template: RenderTemplate | undefined =
+      settings.bodyTemplate === undefined ? undefined : compileTemplate(settings.bodyTemplate, { escape: this.json ? 'json' : 'text' });
+    this.render = template ?? ((alert) => JSON.stringify(falcosidekickPayload(alert)));
+  }
+
+  async deliver(alerts: readonly Alert[], ctx: DeliveryContext): Promise<DeliveryResult> {
+    if (this.settings.batchAsArray) {
+      const parts: string[] = [];
+      for (const alert of alerts) {
+        const body = this.renderChecked(alert);
+        if (typeof body !== 'string') return body;
+        parts.push(body);
+      }
+      return this.send(`[${parts.join(',')}]`, undefined, ctx);
+    }
+    return deliverInOrder(alerts, (alert) => {
+      const body = this.renderChecked(alert);
+      return typeof body === 'string' ? this.send(body, alert.uuid, ctx) : Promise.resolve(body);
+    });
+  }
+
+  async close(): Promise<void> {}
+
+  private renderChecked(alert: Alert): string | DeliveryResult {
+    const body = this.render(alert);
+    if (this.json && this.settings.bodyTemplate !== undefined) {
+      try {
+        JSON.parse(body);
+      } catch (e) {
+        return { kind: 'permanent', reason: `webhook bodyTemplate rendered invalid JSON for alert ${alert.uuid}: ${(e as Error).message}` };
+      }
+    }
+    return body;
+  }
+
+  private async send(body: string, alertId: string | undefined, ctx: DeliveryContext): Promise<DeliveryResult> {
+    const { settings } = this;
+    const headers: Record<string, string> = {
+      'content-type': settings.contentType,
+      'user-agent': USER_AGENT,
+    };
+    if (alertId !== undefined) headers['x-peregrine-alert-id'] = alertId;
+    for (const [name, value] of Object.entries(settings.customHeaders)) headers[name.toLowerCase()] = value;
+    if (settings.hmacSecret !== undefined) headers[settings.hmacHeader.toLowerCase()] = webhookSignature(settings.hmacSecret, body);
+    const result = await sendRequest('webhook', { url: settings.address, method: settings.method, headers, body }, ctx.signal, settings.timeoutMs);
+    if (result.kind !== 'delivered') this.deps.logger.warn({ alertId, result: result.kind, reason: result.reason }, 'webhook delivery failed');
+    return result;
+  }
+}
