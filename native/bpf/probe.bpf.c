@@ -312,7 +312,7 @@ static __always_inline void add_tuple(struct pg_scratch *s, struct task_struct *
   blob_end(s, off, PG_TAG_TUPLE, sizeof(*tp));
 }
 
-static __always_inline void add_user_sockaddr(struct pg_scratch *s, __u64 uaddr, __u64 len)
+static __always_inline void add_user_bytes(struct pg_scratch *s, __u16 tag, __u64 uaddr, __u64 len)
 {
   if (!uaddr || len == 0)
     return;
@@ -324,7 +324,7 @@ static __always_inline void add_user_sockaddr(struct pg_scratch *s, __u64 uaddr,
   len &= 127;
   if (bpf_probe_read_user(&s->buf[off + PG_BLOB_PREFIX], len, (const void *)uaddr) < 0)
     return;
-  blob_end(s, off, PG_TAG_SOCKADDR, (__u32)len);
+  blob_end(s, off, tag, (__u32)len);
 }
 
 /* True when the first path is excluded by a prefix rule for this syscall. */
@@ -447,19 +447,27 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
   if (str_arg < 6)
     add_user_str(s, PG_TAG_STR, (const void *)h->args[str_arg & 7]);
   if (flags & PG_DESC_ADDR_CONNECT)
-    add_user_sockaddr(s, h->args[1], h->args[2]);
+    add_user_bytes(s, PG_TAG_SOCKADDR, h->args[1], h->args[2]);
   else if (flags & PG_DESC_ADDR_SENDTO)
-    add_user_sockaddr(s, h->args[4], h->args[5]);
+    add_user_bytes(s, PG_TAG_SOCKADDR, h->args[4], h->args[5]);
   else if (flags & PG_DESC_ADDR_MSGHDR) {
     struct user_msghdr mh = {};
     if (h->args[1] && bpf_probe_read_user(&mh, sizeof(mh), (const void *)h->args[1]) == 0)
-      add_user_sockaddr(s, (__u64)mh.msg_name, mh.msg_namelen);
+      add_user_bytes(s, PG_TAG_SOCKADDR, (__u64)mh.msg_name, mh.msg_namelen);
   } else if ((flags & PG_DESC_ADDR_ACCEPT) && ret >= 0 && h->args[2]) {
     int alen = 0;
     bpf_probe_read_user(&alen, sizeof(alen), (const void *)h->args[2]);
     if (alen > 0)
-      add_user_sockaddr(s, h->args[1], (__u64)alen);
+      add_user_bytes(s, PG_TAG_SOCKADDR, h->args[1], (__u64)alen);
   }
+  else if ((flags & PG_DESC_ADDR_RECVFROM) && ret >= 0 && h->args[5]) {
+    int alen = 0;
+    bpf_probe_read_user(&alen, sizeof(alen), (const void *)h->args[5]);
+    if (alen > 0)
+      add_user_bytes(s, PG_TAG_SOCKADDR, h->args[4], (__u64)alen);
+  }
+  if (flags & PG_DESC_OPENHOW)
+    add_user_bytes(s, PG_TAG_OPENHOW, h->args[2], 24);
   if (sock == PG_SOCK_ARG0)
     add_tuple(s, t, (int)h->args[0]);
   else if (sock == PG_SOCK_RET && ret >= 0)
@@ -479,7 +487,8 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent, struct task_struct *chil
   if (!c)
     return 0;
   c->n_seen++;
-  if (self_excluded(c, bpf_get_current_pid_tgid() >> 32))
+  /* Judged by the child: an excluded process's new threads are excluded, its children are not. */
+  if (self_excluded(c, child->tgid))
     return 0;
   struct pg_scratch *s = scratch();
   if (!s)

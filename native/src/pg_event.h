@@ -60,6 +60,7 @@ enum pg_syscall {
 #define PG_TAG_CGROUP 12   /* exec: leaf name of the task's cgroup v2 */
 #define PG_TAG_STR 13      /* a plain user string argument (module params) */
 #define PG_TAG_FDPATH 14   /* absolute path of the file behind arg0's fd */
+#define PG_TAG_OPENHOW 15  /* openat2: struct open_how {u64 flags, mode, resolve} */
 
 /* Header flags. */
 #define PG_HF_TRUNCATED 1 /* a bounded blob was cut short */
@@ -122,6 +123,8 @@ struct pg_exec_info { /* PG_TAG_EXECINFO, 64 bytes */
 #define PG_DESC_ADDR_SENDTO 8    /* sockaddr at arg4, len arg5 */
 #define PG_DESC_ADDR_MSGHDR 16   /* msghdr at arg1 -> msg_name */
 #define PG_DESC_ADDR_ACCEPT 32   /* sockaddr at arg1, len *arg2 (filled by the kernel) */
+#define PG_DESC_ADDR_RECVFROM 64 /* sockaddr at arg4, len *arg5 (filled by the kernel) */
+#define PG_DESC_OPENHOW 128      /* struct open_how at arg2 */
 
 struct pg_sc_desc {
   __u16 id;          /* enum pg_syscall; 0 = not interesting */

@@ -1,0 +1,309 @@
+/**
+ * Decodes batches of raw records (layout v1, see layout.ts / pg_event.h) with
+ * a DataView: fixed header fields by offset, then length-prefixed blobs. One
+ * batch is one Buffer as delivered by the addon or stored in a capture chunk.
+ */
+import { BLOB_PREFIX, H, HEADER_SIZE, HeaderFlag, Kind, SYSCALL_BY_ID, Tag } from './layout.ts';
+
+export type EventKind = 'syscall' | 'exec' | 'fork' | 'exit';
+
+export interface SockTuple {
+  /** 'ipv4' | 'ipv6' | 'unix' | 'other'. */
+  readonly family: 'ipv4' | 'ipv6' | 'unix' | 'other';
+  readonly proto: number;
+  readonly localAddr: string;
+  readonly localPort: number;
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+}
+
+export interface SockAddr {
+  readonly family: 'ipv4' | 'ipv6' | 'unix' | 'other';
+  readonly addr: string;
+  readonly port: number;
+}
+
+export interface ExecInfo {
+  readonly loginuid: number;
+  readonly tty: number;
+  readonly euid: number;
+  readonly egid: number;
+  readonly pgid: number;
+  readonly sid: number;
+  readonly exeIno: number;
+  readonly exeDev: number;
+  readonly exeCtimeSec: number;
+  readonly exeMtimeSec: number;
+  readonly capEffective: bigint;
+}
+
+export interface OpenHow {
+  readonly flags: number;
+  readonly mode: number;
+  readonly resolve: number;
+}
+
+/** One decoded record. Optional fields are present only when the record carried them. */
+export interface RawEvent {
+  readonly kind: EventKind;
+  /** Syscall name for syscall records; 'procexec' | 'clone' | 'procexit' for sched records. */
+  readonly type: string;
+  /** Portable syscall id (0 for sched records). */
+  readonly syscall: number;
+  /** CLOCK_BOOTTIME nanoseconds (a double: exact to the ns for ~104 days of uptime). */
+  readonly tsNs: number;
+  readonly tid: number;
+  readonly pid: number;
+  readonly ppid: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly res: number;
+  readonly cgroupId: bigint;
+  readonly comm: string;
+  /** Raw arguments as signed 64-bit values (doubles: exact up to 2^53). */
+  readonly args: readonly number[];
+  readonly truncated: boolean;
+  /** Fork/exit: a thread rather than a thread-group leader. */
+  readonly thread: boolean;
+  readonly path0?: string;
+  readonly path1?: string;
+  readonly base0?: string;
+  readonly base1?: string;
+  readonly sockaddr?: SockAddr;
+  readonly tuple?: SockTuple;
+  readonly filename?: string;
+  readonly argv?: readonly string[];
+  readonly env?: readonly string[];
+  readonly cwd?: string;
+  readonly exec?: ExecInfo;
+  readonly cgroup?: string;
+  readonly str?: string;
+  readonly fdPath?: string;
+  readonly openHow?: OpenHow;
+}
+
+export class DecodeError extends Error {
+  constructor(message: string, readonly offset: number) {
+    super(`${message} at byte ${offset}`);
+    this.name = 'DecodeError';
+  }
+}
+
+const KIND_NAMES: Record<number, EventKind> = {
+  [Kind.SYSCALL]: 'syscall',
+  [Kind.EXEC]: 'exec',
+  [Kind.FORK]: 'fork',
+  [Kind.EXIT]: 'exit',
+};
+const SCHED_TYPES: Record<EventKind, string> = { syscall: '', exec: 'procexec', fork: 'clone', exit: 'procexit' };
+
+function i64(dv: DataView, off: number): number {
+  return dv.getInt32(off + 4, true) * 4294967296 + dv.getUint32(off, true);
+}
+
+function u64(dv: DataView, off: number): number {
+  return dv.getUint32(off + 4, true) * 4294967296 + dv.getUint32(off, true);
+}
+
+function ipv4(b: Uint8Array, off: number): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+function ipv6(b: Uint8Array, off: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < 16; i += 2) parts.push(((b[off + i] << 8) | b[off + i + 1]).toString(16));
+  // Compress the longest run of zero groups, as inet_ntop does.
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (parts[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && parts[j] === '0') j++;
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return parts.join(':');
+  const head = parts.slice(0, best).join(':');
+  const tail = parts.slice(best + bestLen).join(':');
+  return `${head}::${tail}`;
+}
+
+function familyName(f: number): SockTuple['family'] {
+  return f === 2 ? 'ipv4' : f === 10 ? 'ipv6' : f === 1 ? 'unix' : 'other';
+}
+
+function decodeSockAddr(buf: Buffer, off: number, len: number): SockAddr | undefined {
+  if (len < 2) return undefined;
+  const family = buf.readUInt16LE(off);
+  if (family === 2 && len >= 8) {
+    return { family: 'ipv4', port: buf.readUInt16BE(off + 2), addr: ipv4(buf, off + 4) };
+  }
+  if (family === 10 && len >= 24) {
+    return { family: 'ipv6', port: buf.readUInt16BE(off + 2), addr: ipv6(buf, off + 8) };
+  }
+  if (family === 1) {
+    let end = off + 2;
+    const stop = off + len;
+    // Abstract sockets start with a NUL; Falco prints them with a leading '@'.
+    const abstract = len > 2 && buf[end] === 0;
+    if (abstract) end++;
+    const start = end;
+    while (end < stop && buf[end] !== 0) end++;
+    return { family: 'unix', port: 0, addr: (abstract ? '@' : '') + buf.toString('utf8', start, end) };
+  }
+  return { family: 'other', port: 0, addr: '' };
+}
+
+function decodeTuple(buf: Buffer, off: number): SockTuple {
+  const family = familyName(buf.readUInt16LE(off));
+  const sport = buf.readUInt16LE(off + 2);
+  const dport = buf.readUInt16LE(off + 4);
+  const proto = buf.readUInt16LE(off + 6);
+  const addr = (o: number): string => (family === 'ipv4' ? ipv4(buf, o) : family === 'ipv6' ? ipv6(buf, o) : '');
+  return { family, proto, localAddr: addr(off + 8), localPort: sport, remoteAddr: addr(off + 24), remotePort: dport };
+}
+
+function splitNul(buf: Buffer, start: number, end: number): string[] {
+  const out: string[] = [];
+  let s = start;
+  for (let i = start; i < end; i++) {
+    if (buf[i] === 0) {
+      out.push(buf.toString('utf8', s, i));
+      s = i + 1;
+    }
+  }
+  if (s < end) out.push(buf.toString('utf8', s, end));
+  return out;
+}
+
+function decodeExecInfo(dv: DataView, off: number): ExecInfo {
+  return {
+    loginuid: dv.getUint32(off, true),
+    tty: dv.getUint32(off + 4, true),
+    euid: dv.getUint32(off + 8, true),
+    egid: dv.getUint32(off + 12, true),
+    pgid: dv.getUint32(off + 16, true),
+    sid: dv.getUint32(off + 20, true),
+    exeIno: u64(dv, off + 24),
+    exeDev: dv.getUint32(off + 32, true),
+    exeCtimeSec: i64(dv, off + 40),
+    exeMtimeSec: i64(dv, off + 48),
+    capEffective: dv.getBigUint64(off + 56, true),
+  };
+}
+
+function cString(buf: Buffer, start: number, max: number): string {
+  let end = start;
+  while (end < start + max && buf[end] !== 0) end++;
+  return buf.toString('utf8', start, end);
+}
+
+/** Decodes the record at `off`; returns it and the offset of the next one. */
+export function decodeRecord(buf: Buffer, dv: DataView, off: number): RawEvent {
+  const len = dv.getUint32(off + H.len, true);
+  if (len < HEADER_SIZE || off + len > buf.length) throw new DecodeError(`bad record length ${len}`, off);
+  const kindCode = dv.getUint16(off + H.kind, true);
+  const kind = KIND_NAMES[kindCode];
+  if (!kind) throw new DecodeError(`unknown record kind ${kindCode}`, off);
+  const syscall = dv.getUint16(off + H.syscall, true);
+  let type = SCHED_TYPES[kind];
+  if (kind === 'syscall') {
+    const spec = SYSCALL_BY_ID[syscall];
+    if (!spec) throw new DecodeError(`unknown syscall id ${syscall}`, off);
+    type = spec.name;
+  }
+  const hflags = dv.getUint16(off + H.flags, true);
+  const a = off + H.args;
+  const ev: { -readonly [K in keyof RawEvent]: RawEvent[K] } = {
+    kind,
+    type,
+    syscall,
+    tsNs: u64(dv, off + H.tsNs),
+    tid: dv.getUint32(off + H.tid, true),
+    pid: dv.getUint32(off + H.pid, true),
+    ppid: dv.getUint32(off + H.ppid, true),
+    uid: dv.getUint32(off + H.uid, true),
+    gid: dv.getUint32(off + H.gid, true),
+    res: i64(dv, off + H.res),
+    cgroupId: dv.getBigUint64(off + H.cgroupId, true),
+    comm: cString(buf, off + H.comm, 16),
+    args: [i64(dv, a), i64(dv, a + 8), i64(dv, a + 16), i64(dv, a + 24), i64(dv, a + 32), i64(dv, a + 40)],
+    truncated: (hflags & HeaderFlag.TRUNCATED) !== 0,
+    thread: (hflags & HeaderFlag.THREAD) !== 0,
+  };
+  const nblobs = dv.getUint16(off + H.nblobs, true);
+  let p = off + HEADER_SIZE;
+  const end = off + len;
+  for (let i = 0; i < nblobs; i++) {
+    if (p + BLOB_PREFIX > end) throw new DecodeError(`blob ${i} overruns its record`, p);
+    const tag = dv.getUint16(p, true);
+    const blen = dv.getUint16(p + 2, true);
+    const s = p + BLOB_PREFIX;
+    const e = s + blen;
+    if (e > end) throw new DecodeError(`blob ${i} (tag ${tag}) overruns its record`, p);
+    switch (tag) {
+      case Tag.PATH0: ev.path0 = buf.toString('utf8', s, e); break;
+      case Tag.PATH1: ev.path1 = buf.toString('utf8', s, e); break;
+      case Tag.BASE0: ev.base0 = buf.toString('utf8', s, e); break;
+      case Tag.BASE1: ev.base1 = buf.toString('utf8', s, e); break;
+      case Tag.SOCKADDR: ev.sockaddr = decodeSockAddr(buf, s, blen); break;
+      case Tag.TUPLE: if (blen >= 40) ev.tuple = decodeTuple(buf, s); break;
+      case Tag.FILENAME: ev.filename = buf.toString('utf8', s, e); break;
+      case Tag.ARGV: ev.argv = splitNul(buf, s, e); break;
+      case Tag.ENV: ev.env = splitNul(buf, s, e); break;
+      case Tag.CWD: ev.cwd = buf.toString('utf8', s, e); break;
+      case Tag.EXECINFO: if (blen >= 64) ev.exec = decodeExecInfo(dv, s); break;
+      case Tag.CGROUP: ev.cgroup = buf.toString('utf8', s, e); break;
+      case Tag.STR: ev.str = buf.toString('utf8', s, e); break;
+      case Tag.FDPATH: ev.fdPath = buf.toString('utf8', s, e); break;
+      case Tag.OPENHOW:
+        if (blen >= 24) ev.openHow = { flags: u64(dv, s), mode: u64(dv, s + 8), resolve: u64(dv, s + 16) };
+        break;
+      default:
+        break; // unknown tags from a newer minor revision are skipped, not fatal
+    }
+    p = e;
+  }
+  return ev;
+}
+
+/** Calls `fn` for each record of a batch, in order. */
+export function forEachRecord(batch: Buffer, fn: (ev: RawEvent) => void): number {
+  const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  let off = 0;
+  let n = 0;
+  while (off < batch.length) {
+    if (off + HEADER_SIZE > batch.length) throw new DecodeError('truncated record header', off);
+    const ev = decodeRecord(batch, dv, off);
+    off += dv.getUint32(off, true);
+    n++;
+    fn(ev);
+  }
+  return n;
+}
+
+export function decodeBatch(batch: Buffer): RawEvent[] {
+  const out: RawEvent[] = [];
+  forEachRecord(batch, (ev) => out.push(ev));
+  return out;
+}
+
+/** Counts records and checks their framing without decoding them (cheap). */
+export function countRecords(batch: Buffer): number {
+  let off = 0;
+  let n = 0;
+  while (off + 4 <= batch.length) {
+    const len = batch.readUInt32LE(off);
+    if (len < HEADER_SIZE) throw new DecodeError(`bad record length ${len}`, off);
+    off += len;
+    n++;
+  }
+  if (off !== batch.length) throw new DecodeError('batch ends inside a record', off);
+  return n;
+}

@@ -1,0 +1,184 @@
+/**
+ * The TypeScript side of native/src/pg_event.h: record layout version 1,
+ * byte offsets, kinds, blob tags, the portable syscall ids and, per syscall,
+ * how the probe reads its arguments. Keep this file and the C header in step;
+ * the addon reports the header's sizes and version and `loadAddon` checks
+ * them against these constants.
+ */
+
+export const EVENT_LAYOUT_VERSION = 1;
+export const HEADER_SIZE = 120;
+export const BLOB_PREFIX = 4;
+export const DESC_SIZE = 12;
+export const MAX_SYSCALL_NR = 512;
+export const PREFIX_MAX = 126;
+
+/** Byte offsets inside struct pg_event_header. */
+export const H = {
+  len: 0,
+  kind: 4,
+  syscall: 6,
+  tsNs: 8,
+  tid: 16,
+  pid: 20,
+  ppid: 24,
+  uid: 28,
+  gid: 32,
+  nblobs: 36,
+  flags: 38,
+  res: 40,
+  cgroupId: 48,
+  comm: 56,
+  args: 72,
+} as const;
+
+export const Kind = { SYSCALL: 1, EXEC: 2, FORK: 3, EXIT: 4 } as const;
+export type KindCode = (typeof Kind)[keyof typeof Kind];
+
+export const Tag = {
+  PATH0: 1,
+  PATH1: 2,
+  BASE0: 3,
+  BASE1: 4,
+  SOCKADDR: 5,
+  TUPLE: 6,
+  FILENAME: 7,
+  ARGV: 8,
+  ENV: 9,
+  CWD: 10,
+  EXECINFO: 11,
+  CGROUP: 12,
+  STR: 13,
+  FDPATH: 14,
+  OPENHOW: 15,
+} as const;
+
+export const HeaderFlag = { TRUNCATED: 1, THREAD: 2 } as const;
+
+/** Sentinel argument indexes in struct pg_sc_desc. */
+const NONE = 0xff;
+const CWD = 0xfe;
+const SOCK_ARG0 = 1;
+const SOCK_RET = 2;
+const D_EXEC = 1;
+const D_FDPATH = 2;
+const D_ADDR_CONNECT = 4;
+const D_ADDR_SENDTO = 8;
+const D_ADDR_MSGHDR = 16;
+const D_ADDR_ACCEPT = 32;
+const D_ADDR_RECVFROM = 64;
+const D_OPENHOW = 128;
+
+/** How the probe captures one syscall (mirrors struct pg_sc_desc). */
+export interface SyscallSpec {
+  /** Portable id (enum pg_syscall). */
+  readonly id: number;
+  readonly name: string;
+  /** Raw syscall number on x86_64. */
+  readonly x86_64: number;
+  /** [arg index, dirfd arg index | 'cwd' | null (never resolve)] for up to two path arguments. */
+  readonly paths: ReadonlyArray<readonly [number, number | 'cwd' | null]>;
+  readonly sock?: 'arg0' | 'ret';
+  readonly strArg?: number;
+  readonly flags?: number;
+}
+
+const sc = (
+  id: number,
+  name: string,
+  x86_64: number,
+  paths: SyscallSpec['paths'] = [],
+  extra: Partial<Pick<SyscallSpec, 'sock' | 'strArg' | 'flags'>> = {},
+): SyscallSpec => ({ id, name, x86_64, paths, ...extra });
+
+/** Every syscall the probe can capture; ids follow enum pg_syscall. */
+export const SYSCALLS: readonly SyscallSpec[] = [
+  sc(1, 'open', 2, [[0, 'cwd']]),
+  sc(2, 'openat', 257, [[1, 0]]),
+  sc(3, 'openat2', 437, [[1, 0]], { flags: D_OPENHOW }),
+  sc(4, 'creat', 85, [[0, 'cwd']]),
+  sc(5, 'mkdir', 83, [[0, 'cwd']]),
+  sc(6, 'mkdirat', 258, [[1, 0]]),
+  sc(7, 'rmdir', 84, [[0, 'cwd']]),
+  sc(8, 'unlink', 87, [[0, 'cwd']]),
+  sc(9, 'unlinkat', 263, [[1, 0]]),
+  sc(10, 'chmod', 90, [[0, 'cwd']]),
+  sc(11, 'fchmodat', 268, [[1, 0]]),
+  sc(12, 'fchmod', 91, [], { flags: D_FDPATH }),
+  sc(13, 'rename', 82, [[0, 'cwd'], [1, 'cwd']]),
+  sc(14, 'renameat', 264, [[1, 0], [3, 2]]),
+  sc(15, 'renameat2', 316, [[1, 0], [3, 2]]),
+  sc(16, 'link', 86, [[0, 'cwd'], [1, 'cwd']]),
+  sc(17, 'linkat', 265, [[1, 0], [3, 2]]),
+  sc(18, 'symlink', 88, [[0, null], [1, 'cwd']]),
+  sc(19, 'symlinkat', 266, [[0, null], [2, 1]]),
+  sc(20, 'execve', 59, [[0, 'cwd']], { flags: D_EXEC }),
+  sc(21, 'execveat', 322, [[1, 0]], { flags: D_EXEC }),
+  sc(22, 'connect', 42, [], { sock: 'arg0', flags: D_ADDR_CONNECT }),
+  sc(23, 'accept', 43, [], { sock: 'ret', flags: D_ADDR_ACCEPT }),
+  sc(24, 'accept4', 288, [], { sock: 'ret', flags: D_ADDR_ACCEPT }),
+  sc(25, 'sendto', 44, [], { sock: 'arg0', flags: D_ADDR_SENDTO }),
+  sc(26, 'recvfrom', 45, [], { sock: 'arg0', flags: D_ADDR_RECVFROM }),
+  sc(27, 'sendmsg', 46, [], { sock: 'arg0', flags: D_ADDR_MSGHDR }),
+  sc(28, 'recvmsg', 47, [], { sock: 'arg0', flags: D_ADDR_MSGHDR }),
+  sc(29, 'listen', 50, [], { sock: 'arg0' }),
+  sc(30, 'socket', 41),
+  sc(31, 'dup', 32),
+  sc(32, 'dup2', 33),
+  sc(33, 'dup3', 292),
+  sc(34, 'bpf', 321),
+  sc(35, 'ptrace', 101),
+  sc(36, 'setns', 308),
+  sc(37, 'setuid', 105),
+  sc(38, 'unshare', 272),
+  sc(39, 'userfaultfd', 323),
+  sc(40, 'init_module', 175, [], { strArg: 2 }),
+  sc(41, 'finit_module', 313, [], { strArg: 1, flags: D_FDPATH }),
+  sc(42, 'close', 3),
+];
+
+export const SYSCALL_BY_NAME: ReadonlyMap<string, SyscallSpec> = new Map(SYSCALLS.map((s) => [s.name, s]));
+export const SYSCALL_BY_ID: readonly (SyscallSpec | undefined)[] = (() => {
+  const out: (SyscallSpec | undefined)[] = [];
+  for (const s of SYSCALLS) out[s.id] = s;
+  return out;
+})();
+
+/** The 41 syscalls the upstream Falco stable + incubating rules use, plus close for fd state. */
+export const DEFAULT_SYSCALLS: readonly string[] = SYSCALLS.map((s) => s.name);
+
+/** Sched tracepoint switches (pg_sched_mask). */
+export const Sched = { FORK: 1, EXEC: 2, EXIT: 4, ALL: 7 } as const;
+
+/**
+ * Builds the pg_syscalls table (MAX_SYSCALL_NR entries of struct pg_sc_desc)
+ * for the running architecture. Unknown names throw, naming the known ones.
+ */
+export function buildSyscallTable(names: Iterable<string>): Uint8Array {
+  const table = new Uint8Array(MAX_SYSCALL_NR * DESC_SIZE);
+  const dv = new DataView(table.buffer);
+  for (let nr = 0; nr < MAX_SYSCALL_NR; nr++) {
+    const o = nr * DESC_SIZE;
+    table[o + 2] = NONE;
+    table[o + 3] = NONE;
+    table[o + 4] = NONE;
+    table[o + 5] = NONE;
+    table[o + 7] = NONE;
+  }
+  for (const name of names) {
+    const spec = SYSCALL_BY_NAME.get(name);
+    if (!spec) {
+      throw new Error(`unknown syscall "${name}": the probe captures ${[...SYSCALL_BY_NAME.keys()].join(', ')}`);
+    }
+    const o = spec.x86_64 * DESC_SIZE;
+    dv.setUint16(o, spec.id, true);
+    spec.paths.forEach(([arg, dir], i) => {
+      table[o + 2 + i] = arg;
+      table[o + 4 + i] = dir === 'cwd' ? CWD : dir === null ? NONE : dir;
+    });
+    table[o + 6] = spec.sock === 'arg0' ? SOCK_ARG0 : spec.sock === 'ret' ? SOCK_RET : 0;
+    table[o + 7] = spec.strArg ?? NONE;
+    dv.setUint16(o + 8, spec.flags ?? 0, true);
+  }
+  return table;
+}

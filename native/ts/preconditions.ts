@@ -1,0 +1,87 @@
+/**
+ * What must hold before the probe can load, checked up front so the user gets
+ * one actionable message instead of a libbpf errno.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+
+export const CAP_SYS_ADMIN = 21;
+export const CAP_PERFMON = 38;
+export const CAP_BPF = 39;
+export const TRACEFS = '/sys/kernel/tracing';
+export const BTF_PATH = '/sys/kernel/btf/vmlinux';
+
+export interface HostFacts {
+  readonly platform: string;
+  readonly euid: number;
+  /** CapEff from /proc/self/status. */
+  readonly capEff: bigint;
+  readonly btf: boolean;
+  readonly tracefs: boolean;
+}
+
+export class ProbePreconditionError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`the eBPF probe cannot start:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ProbePreconditionError';
+  }
+}
+
+const hasCap = (caps: bigint, cap: number): boolean => ((caps >> BigInt(cap)) & 1n) === 1n;
+
+/** Pure check of gathered facts; returns one readable problem per failed precondition. */
+export function findProblems(f: HostFacts): string[] {
+  const problems: string[] = [];
+  if (f.platform !== 'linux') return [`the probe needs Linux (this is ${f.platform})`];
+  const bpfOk = hasCap(f.capEff, CAP_BPF) || hasCap(f.capEff, CAP_SYS_ADMIN);
+  const perfOk = hasCap(f.capEff, CAP_PERFMON) || hasCap(f.capEff, CAP_SYS_ADMIN);
+  if (!bpfOk || !perfOk) {
+    const missing = [!bpfOk ? 'CAP_BPF' : '', !perfOk ? 'CAP_PERFMON' : ''].filter(Boolean).join(' and ');
+    problems.push(
+      `missing ${missing} (euid ${f.euid}): run as root, or grant them, e.g. ` +
+        `setcap cap_bpf,cap_perfmon+ep "$(command -v node)" or securityContext.capabilities.add: [BPF, PERFMON] in Kubernetes`,
+    );
+  }
+  if (!f.btf) {
+    problems.push(
+      `no kernel BTF at ${BTF_PATH}: the CO-RE probe needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 5.8)`,
+    );
+  }
+  if (!f.tracefs) {
+    problems.push(`tracefs is not mounted at ${TRACEFS} and could not be mounted: run mount -t tracefs nodev ${TRACEFS}`);
+  }
+  return problems;
+}
+
+function readCapEff(): bigint {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+    return m ? BigInt(`0x${m[1]}`) : 0n;
+  } catch {
+    return 0n;
+  }
+}
+
+/** Mounts tracefs when it is absent and we are allowed to; returns whether it is there now. */
+export function ensureTracefs(): boolean {
+  if (existsSync(`${TRACEFS}/events`)) return true;
+  const r = spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { stdio: 'ignore' });
+  return r.status === 0 && existsSync(`${TRACEFS}/events`);
+}
+
+export function gatherFacts(): HostFacts {
+  const euid = typeof process.geteuid === 'function' ? process.geteuid() : -1;
+  return {
+    platform: process.platform,
+    euid,
+    capEff: readCapEff(),
+    btf: existsSync(BTF_PATH),
+    tracefs: process.platform === 'linux' ? ensureTracefs() : false,
+  };
+}
+
+export function assertPreconditions(): void {
+  const problems = findProblems(gatherFacts());
+  if (problems.length > 0) throw new ProbePreconditionError(problems);
+}
