@@ -198,42 +198,73 @@ static __always_inline void add_user_mem(struct pg_scratch *s, __u16 tag, __u64 
 /*
  * Absolute path of a dentry, walked up to the root crossing mount points,
  * built right to left in s->walk and then copied into a blob. Stops (and
- * marks the record truncated) after PG_WALK_DEPTH components.
+ * marks the record truncated) after PG_WALK_DEPTH components. The walk runs
+ * under bpf_loop so the verifier checks one step, not every unrolled one.
  */
-static __noinline int add_dentry_path(struct pg_scratch *s, __u16 tag, struct dentry *d, struct vfsmount *vm)
+struct walk_ctx {
+  struct pg_scratch *s;
+  struct dentry *d;
+  struct vfsmount *vm;
+  struct mount *m;
+  __u32 pos;
+  __u32 done;
+};
+
+static long walk_step(__u32 i, struct walk_ctx *w)
 {
-  if (!s || !d || !vm)
+  struct pg_scratch *s = w->s;
+  if (!s)
+    return 1;
+  struct dentry *d = w->d;
+  struct vfsmount *vm = w->vm;
+  struct mount *m = w->m;
+  struct dentry *root = BPF_CORE_READ(vm, mnt_root);
+  struct dentry *parent = BPF_CORE_READ(d, d_parent);
+  if (d == root) {
+    struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+    if (mp == m || !mp) {
+      w->done = 1;
+      return 1;
+    }
+    w->d = BPF_CORE_READ(m, mnt_mountpoint);
+    w->m = mp;
+    w->vm = (void *)mp + bpf_core_field_offset(struct mount, mnt);
     return 0;
-  struct mount *m = (void *)vm - bpf_core_field_offset(struct mount, mnt);
-  __u32 pos = PG_PATH_MAX;
-  int i;
-  for (i = 0; i < PG_WALK_DEPTH; i++) {
-    struct dentry *root = BPF_CORE_READ(vm, mnt_root);
-    struct dentry *parent = BPF_CORE_READ(d, d_parent);
-    if (d == root) {
-      struct mount *mp = BPF_CORE_READ(m, mnt_parent);
-      if (mp == m || !mp)
-        break;
-      d = BPF_CORE_READ(m, mnt_mountpoint);
-      m = mp;
-      vm = (void *)mp + bpf_core_field_offset(struct mount, mnt);
-      continue;
-    }
-    if (d == parent || !parent)
-      break;
-    __u32 len = BPF_CORE_READ(d, d_name.len) & 255;
-    const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-    if (pos < len + 1) {
-      s->flags |= PG_HF_TRUNCATED;
-      break;
-    }
-    pos = (pos - len - 1) & (PG_PATH_MAX - 1);
-    s->walk[pos] = '/';
-    bpf_probe_read_kernel(&s->walk[pos + 1], len, name);
-    d = parent;
   }
-  if (i == PG_WALK_DEPTH)
+  if (d == parent || !parent) {
+    w->done = 1;
+    return 1;
+  }
+  __u32 len = BPF_CORE_READ(d, d_name.len) & 255;
+  const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+  __u32 pos = w->pos;
+  if (pos < len + 1 || pos > PG_PATH_MAX)
+    return 1;
+  pos = (pos - len - 1) & (PG_PATH_MAX - 1);
+  s->walk[pos] = '/';
+  bpf_probe_read_kernel(&s->walk[pos + 1], len, name);
+  w->pos = pos;
+  w->d = parent;
+  return 0;
+}
+
+__noinline int pg_add_dentry_path(struct pg_scratch *s, __u32 tag, __u64 dentry, __u64 vfsmount)
+{
+  /* A global function: the verifier checks it once, not once per call site. */
+  if (!s || !dentry || !vfsmount)
+    return 0;
+  struct walk_ctx w = {
+    .s = s,
+    .d = (struct dentry *)dentry,
+    .vm = (struct vfsmount *)vfsmount,
+    .m = (void *)vfsmount - bpf_core_field_offset(struct mount, mnt),
+    .pos = PG_PATH_MAX,
+    .done = 0,
+  };
+  bpf_loop(PG_WALK_DEPTH, walk_step, &w, 0);
+  if (!w.done)
     s->flags |= PG_HF_TRUNCATED;
+  __u32 pos = w.pos;
   if (pos >= PG_PATH_MAX) {
     pos = PG_PATH_MAX - 1;
     s->walk[pos] = '/';
@@ -272,14 +303,14 @@ static __always_inline void add_file_path(struct pg_scratch *s, __u16 tag, struc
     return;
   struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
   struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
-  add_dentry_path(s, tag, d, vm);
+  pg_add_dentry_path(s, tag, (__u64)d, (__u64)vm);
 }
 
 static __always_inline void add_cwd(struct pg_scratch *s, __u16 tag, struct task_struct *t)
 {
   struct dentry *d = BPF_CORE_READ(t, fs, pwd.dentry);
   struct vfsmount *vm = BPF_CORE_READ(t, fs, pwd.mnt);
-  add_dentry_path(s, tag, d, vm);
+  pg_add_dentry_path(s, tag, (__u64)d, (__u64)vm);
 }
 
 static __always_inline void add_tuple(struct pg_scratch *s, struct task_struct *t, int fd)
