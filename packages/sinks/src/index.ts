@@ -19,5 +19,8 @@ export { parseRetryAfter } from './http/retry-after.ts';
 export { resultFromStatus } from './http/status-result.ts';
 export { parseHeaderList } from './settings/common-settings.ts';
 
+export * from './slack/index.ts';
+export * from './pagerduty/index.ts';
 export * from './webhook/index.ts';
 export * from './stdout/index.ts';
+export * from './file/index.ts';

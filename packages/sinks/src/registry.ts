@@ -1,6 +1,9 @@
 import { SinkConfigError, describeZodIssues } from './errors.ts';
 import type { Sink } from './sink.ts';
 import type { SinkDeps, SinkModule } from './sink-module.ts';
+import { fileSinkModule } from './file/index.ts';
+import { pagerDutySinkModule } from './pagerduty/index.ts';
+import { slackSinkModule } from './slack/index.ts';
 import { stdoutSinkModule } from './stdout/index.ts';
 import { webhookSinkModule } from './webhook/index.ts';
 
@@ -9,7 +12,7 @@ import { webhookSinkModule } from './webhook/index.ts';
  * Each entry is typed precisely in its own module (e.g. `webhookSinkModule`).
  */
 export const sinkModules: Readonly<Record<string, SinkModule>> = Object.freeze(
-  Object.fromEntries([webhookSinkModule, stdoutSinkModule].map((m) => [m.type, m as SinkModule])),
+  Object.fromEntries([slackSinkModule, pagerDutySinkModule, webhookSinkModule, stdoutSinkModule, fileSinkModule].map((m) => [m.type, m as SinkModule])),
 );
 
 /**

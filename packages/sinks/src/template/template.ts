@@ -8,10 +8,13 @@ export interface TemplateOptions {
    * `text`: values are inserted as they are. `json`: every inserted value is
    * JSON-string-escaped (no quotes added), so `"rule": "{{ rule }}"` stays
    * valid JSON whatever the rule name holds; `{{ x | json }}` inserts a whole
-   * JSON value (quotes, arrays, null) and is not escaped again.
+   * JSON value (quotes, arrays, null) and is not escaped again. `slack`:
+   * inserted values get `&`, `<`, `>` escaped as Slack's mrkdwn requires (so
+   * Falco's `<NA>` shows instead of vanishing); the template's own text is
+   * left alone, so `<https://…|links>` written in the template still work.
    * @defaultValue 'text'
    */
-  readonly escape?: 'text' | 'json';
+  readonly escape?: 'text' | 'json' | 'slack';
 }
 
 /** A compiled template: a plain function of the alert. */
@@ -30,6 +33,7 @@ interface Scope {
 
 const TOP: Scope = { item: undefined, index: 0, length: 0 };
 
+type Escape = NonNullable<TemplateOptions['escape']>;
 type Part = (alert: Alert, scope: Scope) => string;
 type Getter = (alert: Alert, scope: Scope) => Value;
 
@@ -49,8 +53,8 @@ type Getter = (alert: Alert, scope: Scope) => Value;
  * Missing fields and nulls render as the empty string (use `default`).
  */
 export function compileTemplate(source: string, options: TemplateOptions = {}): RenderTemplate {
-  const escapeJson = options.escape === 'json';
-  const parts = compileNodes(parseTemplate(source), escapeJson);
+  const escape = options.escape ?? 'text';
+  const parts = compileNodes(parseTemplate(source), escape);
   if (parts.length === 1) {
     const only = parts[0];
     return (alert) => only(alert, TOP);
@@ -62,7 +66,7 @@ export function compileTemplate(source: string, options: TemplateOptions = {}): 
   };
 }
 
-function compileNodes(nodes: readonly TemplateNode[], escapeJson: boolean): Part[] {
+function compileNodes(nodes: readonly TemplateNode[], escape: Escape): Part[] {
   return nodes.map((node): Part => {
     switch (node.kind) {
       case 'text': {
@@ -70,14 +74,14 @@ function compileNodes(nodes: readonly TemplateNode[], escapeJson: boolean): Part
         return () => text;
       }
       case 'value':
-        return compileValue(compileOperand(node.operand), node.filters, escapeJson);
+        return compileValue(compileOperand(node.operand), node.filters, escape);
       case 'section':
-        return compileSection(compileOperand(node.operand), node.inverted, compileNodes(node.body, escapeJson));
+        return compileSection(compileOperand(node.operand), node.inverted, compileNodes(node.body, escape));
     }
   });
 }
 
-function compileValue(get: Getter, filters: readonly Filter[], escapeJson: boolean): Part {
+function compileValue(get: Getter, filters: readonly Filter[], escape: Escape): Part {
   let apply: Getter = get;
   let producesJson = false;
   for (const filter of filters) {
@@ -112,7 +116,8 @@ function compileValue(get: Getter, filters: readonly Filter[], escapeJson: boole
     }
   }
   const final = apply;
-  if (escapeJson && !producesJson) return (a, s) => escapeJsonString(toText(final(a, s)));
+  if (escape === 'json' && !producesJson) return (a, s) => escapeJsonString(toText(final(a, s)));
+  if (escape === 'slack') return (a, s) => escapeSlackText(toText(final(a, s)));
   return (a, s) => toText(final(a, s));
 }
 
@@ -197,6 +202,11 @@ function toText(v: Value): string {
   if (Array.isArray(v)) return v.join(', ');
   if (isRecord(v)) return JSON.stringify(v);
   return String(v);
+}
+
+/** Slack mrkdwn control characters (https://api.slack.com/reference/surfaces/formatting#escaping). */
+export function escapeSlackText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** JSON string contents without the surrounding quotes. */
