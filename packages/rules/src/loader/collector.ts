@@ -72,7 +72,8 @@ export interface MacroInfo extends Indexed {
 export interface RuleInfo extends Indexed {
   name: string;
   cond: MappedText;
-  output: string;
+  /** Trimmed like Falco; remembers where each character was written. */
+  output: MappedText;
   outputCtx: Location;
   desc: string;
   priority: Priority;
@@ -95,7 +96,7 @@ export interface RuleUpdate {
   /** A non-empty `source:` written on the update item. */
   source?: string;
   cond?: MappedText;
-  output?: string;
+  output?: MappedText;
   outputCtx?: Location;
   desc?: string;
   tags?: Set<string>;
@@ -231,7 +232,7 @@ export class Collector {
     const prev = this.previousRule(u, MSG.ERROR_NO_PREVIOUS_RULE_APPEND);
     failIf(!updateHasAnyValue(u), 'LOAD_ERR_VALIDATE', 'Appended rule must have exceptions or condition property', u.ctx);
     if (u.cond !== undefined && u.cond.text !== '') prev.cond = prev.cond.concat(' ', u.cond);
-    if (u.output !== undefined && u.output !== '') prev.output = `${prev.output} ${u.output}`;
+    if (u.output !== undefined && u.output.text !== '') prev.output = prev.output.concat(' ', u.output);
     if (u.desc !== undefined && u.desc !== '') prev.desc = `${prev.desc} ${u.desc}`;
     if (u.tags !== undefined) for (const t of u.tags) prev.tags.add(t);
     if (u.exceptions !== undefined) {

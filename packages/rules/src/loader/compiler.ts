@@ -197,26 +197,33 @@ export function compileCollector(col: Collector, sink: DiagnosticSink): Compiled
     const cond = r.exceptions.length > 0 ? applyExceptions(r.cond, r.exceptions) : r.cond;
 
     let output = r.output;
-    if (output.includes(CONTAINER_INFO)) {
+    const outputLoc = (offset: number | undefined): Location => {
+      const loc = offset !== undefined ? output.locate(offset) : undefined;
+      return loc ? { ...loc, item: loc.item ?? r.ctx.item } : r.outputCtx;
+    };
+    if (output.text.includes(CONTAINER_INFO)) {
       sink.warn(
         'LOAD_DEPRECATED_ITEM',
         '%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The container plugin will automatically add required fields to the output message.',
         r.ctx,
       );
-      output = output.split(CONTAINER_INFO).join('');
+      for (let at = output.text.indexOf(CONTAINER_INFO); at !== -1; at = output.text.indexOf(CONTAINER_INFO, at)) {
+        output = output.replace(at, at + CONTAINER_INFO.length, '');
+      }
     }
-    const outputIssues = validateOutputFormat(output);
-    const outputError = outputIssues.find((i: { severity: string }) => i.severity === 'error');
+    const outputIssues = validateOutputFormat(output.text);
+    const outputError = outputIssues.find((i: { severity: string; offset?: number }) => i.severity === 'error');
     if (outputError) {
       if (r.skipIfUnknownFilter && errIsUnknownTypeOrField(outputError.message)) {
-        sink.warn('LOAD_UNKNOWN_FILTER', outputError.message, r.outputCtx);
+        sink.warn('LOAD_UNKNOWN_FILTER', outputError.message, outputLoc(outputError.offset));
         return undefined;
       }
-      throw new LoadFailure('LOAD_ERR_COMPILE_OUTPUT', outputError.message, r.outputCtx);
+      throw new LoadFailure('LOAD_ERR_COMPILE_OUTPUT', outputError.message, outputLoc(outputError.offset));
     }
     for (const df of DEPRECATED_OUTPUT_FIELDS) {
-      if (output.includes(df)) {
-        sink.warn('LOAD_DEPRECATED_ITEM', `usage of deprecated field '${df}' has been detected in the rule output`, r.outputCtx);
+      const at = output.text.indexOf(df);
+      if (at !== -1) {
+        sink.warn('LOAD_DEPRECATED_ITEM', `usage of deprecated field '${df}' has been detected in the rule output`, outputLoc(at));
       }
     }
 
@@ -246,7 +253,7 @@ export function compileCollector(col: Collector, sink: DiagnosticSink): Compiled
       desc: r.desc,
       condition,
       compiledCondition: asString(condition),
-      output,
+      output: output.text,
       priority: r.priority,
       tags: [...r.tags].sort(),
       source: r.source,

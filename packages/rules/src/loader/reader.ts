@@ -284,9 +284,20 @@ class ItemReader {
     else this.env.collector.defineList({ name, items, ctx, index: 0, visibility: 0 });
   }
 
+  /** A required scalar as text that maps back to the file; `trim` strips it like Falco's `trim`. */
+  private mappedScalar(m: MapView, key: string, ctx: Location, trim = false): MappedText {
+    const v = this.decodeScalar(m, key, ctx, false)!;
+    let text = MappedText.of(v.text, new ScalarOrigin(this.file, v.node as never, ctx.item));
+    if (trim) {
+      const trimmed = trimFalco(v.text);
+      const lead = v.text.length - v.text.replace(/^[ \t\n\r\f\v]+/, '').length;
+      text = text.replace(lead + trimmed.length, v.text.length, '').replace(0, lead, '');
+    }
+    return text;
+  }
+
   private conditionText(m: MapView, ctx: Location): MappedText {
-    const v = this.decodeScalar(m, 'condition', ctx, false)!;
-    return MappedText.of(v.text, new ScalarOrigin(this.file, v.node as never, ctx.item));
+    return this.mappedScalar(m, 'condition', ctx);
   }
 
   private readMacro(m: MapView, item: YamlNode): void {
@@ -347,7 +358,7 @@ class ItemReader {
         const u: RuleUpdate = { name, ctx, ...(source !== undefined ? { source } : {}) };
         if (take(ov.append, 'append', 'condition')) u.cond = this.conditionText(m, ctx);
         if (take(ov.append, 'append', 'exceptions')) u.exceptions = this.readExceptions(m, ref, ctx, true);
-        if (take(ov.append, 'append', 'output')) u.output = this.decodeString(m, 'output', ctx);
+        if (take(ov.append, 'append', 'output')) u.output = this.mappedScalar(m, 'output', ctx);
         if (take(ov.append, 'append', 'desc')) u.desc = this.decodeString(m, 'desc', ctx);
         if (take(ov.append, 'append', 'tags')) u.tags = new Set(this.decodeSeq(m, 'tags', ctx, true) ?? []);
         this.env.collector.appendRule(u);
@@ -357,7 +368,7 @@ class ItemReader {
         if (take(ov.replace, 'replace', 'condition')) u.cond = this.conditionText(m, ctx);
         if (take(ov.replace, 'replace', 'exceptions')) u.exceptions = this.readExceptions(m, ref, ctx, false);
         if (take(ov.replace, 'replace', 'output')) {
-          u.output = this.decodeString(m, 'output', ctx);
+          u.output = this.mappedScalar(m, 'output', ctx);
           u.outputCtx = this.loc(m.get('output')!.value, ref);
         }
         if (take(ov.replace, 'replace', 'desc')) u.desc = this.decodeString(m, 'desc', ctx);
@@ -395,7 +406,7 @@ class ItemReader {
     }
 
     const cond = this.conditionText(m, ctx);
-    const output = trimFalco(this.decodeString(m, 'output', ctx));
+    const output = this.mappedScalar(m, 'output', ctx, true);
     const outputCtx = this.loc(m.get('output')!.value, ref);
     const desc = this.decodeString(m, 'desc', ctx);
     const priority = this.priorityOf(m, ctx);
