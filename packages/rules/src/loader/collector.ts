@@ -33,6 +33,8 @@ export interface ExceptionEntry {
   isList: boolean;
   item: string;
   items: ExceptionEntry[];
+  /** Where it was written (absent for defaults the loader fills in). */
+  loc?: Location;
 }
 
 export function emptyEntry(): ExceptionEntry {
@@ -134,8 +136,8 @@ export interface CollectorEnv {
   readonly sink: DiagnosticSink;
   /** Event sources the engine knows (`syscall`). */
   readonly sources: ReadonlySet<string>;
-  /** Whether `field` may stand on the left of a check for the source (exception fields). */
-  readonly isValidLhsField: (field: string) => boolean;
+  /** Why `field` may not stand on the left of a check (exception fields); undefined when it may. */
+  readonly lhsFieldProblem: (field: string) => string | undefined;
   readonly engineVersion: Semver;
 }
 
@@ -286,6 +288,12 @@ export class Collector {
     prev!.enabled = enabled;
   }
 
+  private checkExceptionField(f: ExceptionEntry, ex: ExceptionInfo): void {
+    const problem = this.env.lhsFieldProblem(f.item);
+    // Falco's text, with the compiler's reason (and its suggestion) appended.
+    failIf(problem !== undefined, 'LOAD_ERR_VALIDATE', `'${f.item}' is not a supported filter field (${problem})`, f.loc ?? ex.ctx);
+  }
+
   /** Falco `validate_exception_info`: default comps, lengths, operators, fields. */
   private validateException(ex: ExceptionInfo, checkFields: boolean): void {
     if (ex.fields.isList) {
@@ -299,13 +307,11 @@ export class Collector {
           !isSupportedOperator(c.item) && !isStrOperatorWithModifier(c.item),
           'LOAD_ERR_VALIDATE',
           `'${c.item}' is not a supported comparison operator`,
-          ex.ctx,
+          c.loc ?? ex.ctx,
         );
       }
       if (checkFields) {
-        for (const f of ex.fields.items) {
-          failIf(!this.env.isValidLhsField(f.item), 'LOAD_ERR_VALIDATE', `'${f.item}' is not a supported filter field`, ex.ctx);
-        }
+        for (const f of ex.fields.items) this.checkExceptionField(f, ex);
       }
     } else {
       if (!entryIsValid(ex.comps)) ex.comps = { isList: false, item: 'in', items: [] };
@@ -316,10 +322,10 @@ export class Collector {
         c !== 'in' && c !== 'pmatch' && c !== 'intersects' && !isStrOperatorWithModifier(c),
         'LOAD_ERR_VALIDATE',
         'When fields is a single value, comps must be one of (in, pmatch, intersects) or a string operator with a list modifier (e.g. startswith oneof)',
-        ex.ctx,
+        ex.comps.loc ?? ex.ctx,
       );
       if (checkFields) {
-        failIf(!this.env.isValidLhsField(ex.fields.item), 'LOAD_ERR_VALIDATE', `'${ex.fields.item}' is not a supported filter field`, ex.ctx);
+        this.checkExceptionField(ex.fields, ex);
       }
     }
   }

@@ -125,18 +125,18 @@ function warningCode(issue: CheckIssue): WarningCode {
 }
 
 /**
- * Whether `text` is a valid left-hand side (field or transformer) for an
- * exception (Falco `is_valid_lhs_field`): it must parse as one operand and
- * compile as `<operand> exists`.
+ * Why `text` is not a valid left-hand side (field or transformer) for an
+ * exception (Falco `is_valid_lhs_field`), or undefined when it is: it must
+ * parse as one operand and compile as `<operand> exists`.
  */
-export function isValidLhsField(text: string): boolean {
+export function lhsFieldProblem(text: string): string | undefined {
   let left: FieldOrTransformer;
   try {
     left = parseOperand(text);
-  } catch {
-    return false;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
   }
-  return checkCondition({ kind: 'unary', left, op: 'exists', pos: left.pos }).errors.length === 0;
+  return checkCondition({ kind: 'unary', left, op: 'exists', pos: left.pos }).errors[0]?.message;
 }
 
 export function compileCollector(col: Collector, sink: DiagnosticSink): CompiledRuleset {

@@ -19,7 +19,7 @@ export function exceptionClause(ex: ExceptionInfo): string {
   let icond = '';
   if (!ex.fields.isList) {
     for (const val of ex.values) {
-      failIf(val.isList, 'LOAD_ERR_VALIDATE', 'Expected values array to contain a list of strings', ex.ctx);
+      failIf(val.isList, 'LOAD_ERR_VALIDATE', 'Expected values array to contain a list of strings', val.loc ?? ex.ctx);
       icond += icond === '' ? `(${ex.fields.item} ${ex.comps.item} (` : ', ';
       icond += quoteItem(val.item);
     }
@@ -28,7 +28,12 @@ export function exceptionClause(ex: ExceptionInfo): string {
   }
   icond = '(';
   for (const values of ex.values) {
-    failIf(ex.fields.items.length !== values.items.length, 'LOAD_ERR_VALIDATE', 'Fields and values lists must have equal length', ex.ctx);
+    failIf(
+      ex.fields.items.length !== values.items.length,
+      'LOAD_ERR_VALIDATE',
+      'Fields and values lists must have equal length',
+      values.loc ?? ex.ctx,
+    );
     icond += icond === '(' ? '' : ' or ';
     icond += '(';
     ex.fields.items.forEach((field, k) => {

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Priority } from '@peregrine/alert';
 import { Collector, type PluginRequirement } from './collector.ts';
-import { compileCollector, isValidLhsField, type CompiledRuleset, type LoadedRule } from './compiler.ts';
+import { compileCollector, lhsFieldProblem, type CompiledRuleset, type LoadedRule } from './compiler.ts';
 import { DiagnosticSink, LoadFailure, RuleLoadError, type Diagnostic } from './diagnostics.ts';
 import { readRulesFile } from './reader.ts';
 import { selectEnabled, type RuleSelection } from './selection.ts';
@@ -79,7 +79,7 @@ export function loadRuleSources(sources: readonly RulesSource[], options: LoadOp
   const collector = new Collector({
     sink,
     sources: new Set(options.sources ?? ['syscall']),
-    isValidLhsField,
+    lhsFieldProblem,
     engineVersion: parseSemver(ENGINE_VERSION)!,
   });
   let compiled: CompiledRuleset = { rules: [], lists: new Map(), macros: new Map() };

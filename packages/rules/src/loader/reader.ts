@@ -449,6 +449,7 @@ class ItemReader {
       this.fail(`Item has no mapping for key '${key}'`, ctx);
     }
     const valctx = this.loc(node, ctx.item);
+    out.loc = valctx;
     if (isScalarNode(node)) {
       const text = scalarText(node);
       if (text === '') this.fail('Value must be non-empty', valctx);
