@@ -10,6 +10,9 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   // Fractional seconds are not in the RFC, but some proxies send them.
   if (/^\d+\.\d+$/.test(text)) return Math.round(Number(text) * 1000);
+  // An HTTP date always names a day or month; this keeps Date.parse from
+  // reading things like "-5" as a year.
+  if (!/[A-Za-z]{3}/.test(text)) return undefined;
   const at = Date.parse(text);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);
