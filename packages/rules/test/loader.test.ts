@@ -557,6 +557,21 @@ describe('selection options', () => {
     assert.deepEqual(r.rules?.rules.filter((x) => x.enabled).map((x) => x.name), ['Net one', 'File one']);
   });
 
+  it('appends falco.yaml append_output text to matching rules', () => {
+    const r = loadOk(rules, {
+      appendOutput: [
+        { match: { tags: ['network'] }, extraOutput: 'net=%fd.name' },
+        { match: { rule: 'Noisy' }, extraOutput: 'noisy=1' },
+        { extraOutput: 'all=%proc.pid' },
+      ],
+    });
+    assert.deepEqual(r.rules?.rules.map((x) => x.output), [
+      'out %proc.name net=%fd.name all=%proc.pid',
+      'out %proc.name all=%proc.pid',
+      'o noisy=1 all=%proc.pid',
+    ]);
+  });
+
   it('applies a minimum priority', () => {
     const r = loadOk(rules, { minimumPriority: 'Informational' });
     assert.deepEqual(r.rules?.rules.filter((x) => x.enabled).map((x) => x.name), ['Net one', 'File one']);

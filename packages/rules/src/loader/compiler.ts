@@ -17,7 +17,7 @@ import { LoadFailure, WARNING_CODES, type DiagnosticSink, type Location, type Wa
 import { applyExceptions, exceptionFields } from './exceptions.ts';
 import { compileLists, substituteLists, type CompiledList } from './lists.ts';
 import { firstUnknown, resolveMacros } from './macros.ts';
-import type { MappedText } from './mapped-text.ts';
+import { MappedText } from './mapped-text.ts';
 
 /** Falco sets this nesting cap for rule conditions. */
 const MAX_CONDITION_DEPTH = 1000;
@@ -52,8 +52,35 @@ export interface LoadedRule {
   readonly exceptionFields: readonly string[];
   /** The event types the condition can match (`all` when unrestricted). */
   readonly eventTypes: ReadonlySet<string> | 'all';
-  /** Where the rule was (first) defined. */
+  /** Where the rule's current definition starts (a redefinition replaces it). */
   readonly location: Location;
+}
+
+/**
+ * falco.yaml `append_output` entries: text appended to the output of every
+ * rule that matches (all given criteria must hold), before validation.
+ */
+export interface AppendOutput {
+  readonly match?: {
+    readonly source?: string;
+    /** The rule must carry every one of these tags. */
+    readonly tags?: readonly string[];
+    readonly rule?: string;
+  };
+  readonly extraOutput: string;
+}
+
+export interface CompileOptions {
+  readonly appendOutput?: readonly AppendOutput[];
+}
+
+function appendOutputMatches(a: AppendOutput, r: RuleInfo): boolean {
+  const m = a.match;
+  if (!m) return true;
+  if (m.source !== undefined && m.source !== '' && m.source !== r.source) return false;
+  if (m.tags !== undefined && !m.tags.every((t) => r.tags.has(t))) return false;
+  if (m.rule !== undefined && m.rule !== '' && m.rule !== r.name) return false;
+  return true;
 }
 
 export interface CompiledRuleset {
@@ -139,7 +166,7 @@ export function lhsFieldProblem(text: string): string | undefined {
   return checkCondition({ kind: 'unary', left, op: 'exists', pos: left.pos }).errors[0]?.message;
 }
 
-export function compileCollector(col: Collector, sink: DiagnosticSink): CompiledRuleset {
+export function compileCollector(col: Collector, sink: DiagnosticSink, options: CompileOptions = {}): CompiledRuleset {
   const positions = new PositionIndex();
 
   const parse = (text: MappedText, ctx: Location): Expr => {
@@ -197,6 +224,9 @@ export function compileCollector(col: Collector, sink: DiagnosticSink): Compiled
     const cond = r.exceptions.length > 0 ? applyExceptions(r.cond, r.exceptions) : r.cond;
 
     let output = r.output;
+    for (const extra of options.appendOutput ?? []) {
+      if (appendOutputMatches(extra, r)) output = output.concat(' ', MappedText.fixedAt(extra.extraOutput, undefined));
+    }
     const outputLoc = (offset: number | undefined): Location => {
       const loc = offset !== undefined ? output.locate(offset) : undefined;
       return loc ? { ...loc, item: loc.item ?? r.ctx.item } : r.outputCtx;

@@ -3,7 +3,7 @@
  * their final conditions, and Falco's errors/warnings with file positions.
  */
 export { loadRuleFiles, loadRuleSources, type LoadOptions, type LoadResult, type LoadedRules, type RulesSource } from './load.ts';
-export type { LoadedRule } from './compiler.ts';
+export type { LoadedRule, AppendOutput } from './compiler.ts';
 export {
   formatDiagnostic,
   RuleLoadError,

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Priority } from '@peregrine/alert';
 import { Collector, type PluginRequirement } from './collector.ts';
-import { compileCollector, lhsFieldProblem, type CompiledRuleset, type LoadedRule } from './compiler.ts';
+import { compileCollector, lhsFieldProblem, type AppendOutput, type CompiledRuleset, type LoadedRule } from './compiler.ts';
 import { DiagnosticSink, LoadFailure, RuleLoadError, type Diagnostic } from './diagnostics.ts';
 import { readRulesFile } from './reader.ts';
 import { selectEnabled, type RuleSelection } from './selection.ts';
@@ -23,6 +23,8 @@ export interface LoadOptions {
   readonly selection?: readonly RuleSelection[];
   /** falco.yaml `priority:`: rules less severe are not enabled. */
   readonly minimumPriority?: Priority;
+  /** falco.yaml `append_output` (`extra_output` entries): text appended to matching rules' outputs. */
+  readonly appendOutput?: readonly AppendOutput[];
 }
 
 export interface LoadedRules {
@@ -92,7 +94,7 @@ export function loadRuleSources(sources: readonly RulesSource[], options: LoadOp
     const file = new YamlFile(source.name, source.content);
     try {
       readRulesFile(file, { collector, sink });
-      compiled = compileCollector(collector, sink);
+      compiled = compileCollector(collector, sink, { appendOutput: options.appendOutput ?? [] });
     } catch (e) {
       return fail(e, source.name);
     }
