@@ -142,6 +142,8 @@ class Probe : public Napi::ObjectWrap<Probe> {
     if (err) Fail(env, LibbpfError("loading the BPF programs failed (verifier or permissions)", err));
     ApplySyscallTable(env, opts.Get("syscallTable").As<Napi::Uint8Array>());
     skel_->bss->pg_sched_mask = opts.Get("schedMask").As<Napi::Number>().Uint32Value();
+    // Exclusions go in before attach so not even our own set-up syscalls get through.
+    ApplyFilters(env, opts.Get("filters").As<Napi::Object>());
     err = pg_probe__attach(skel_);
     if (err) Fail(env, LibbpfError("attaching the BPF programs failed", err));
     rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.pg_ring), &Probe::OnRecord, this, nullptr);
@@ -292,9 +294,12 @@ class Probe : public Napi::ObjectWrap<Probe> {
 
   // setFilters({ pids: number[], comms: string[], prefixes: Array<{ syscall: number, prefix: string }> })
   Napi::Value SetFilters(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!skel_) throw Napi::Error::New(env, "probe is closed");
-    Napi::Object f = info[0].As<Napi::Object>();
+    if (!skel_) throw Napi::Error::New(info.Env(), "probe is closed");
+    ApplyFilters(info.Env(), info[0].As<Napi::Object>());
+    return info.Env().Undefined();
+  }
+
+  void ApplyFilters(Napi::Env env, Napi::Object f) {
     Napi::Array pids = f.Get("pids").As<Napi::Array>();
     Napi::Array comms = f.Get("comms").As<Napi::Array>();
     Napi::Array prefixes = f.Get("prefixes").As<Napi::Array>();
@@ -339,7 +344,6 @@ class Probe : public Napi::ObjectWrap<Probe> {
     skel_->bss->pg_npids = pids.Length();
     skel_->bss->pg_ncomms = comms.Length();
     skel_->bss->pg_nprefixes = prefixes.Length();
-    return env.Undefined();
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {

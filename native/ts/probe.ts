@@ -65,6 +65,7 @@ interface Addon {
     dropWhenBehind: boolean;
     syscallTable: Uint8Array;
     schedMask: number;
+    filters: Parameters<NativeProbe['setFilters']>[0];
   }) => NativeProbe;
   layoutVersion: number;
   headerSize: number;
@@ -211,13 +212,8 @@ export class Probe {
       dropWhenBehind: options.whenBehind === 'drop',
       syscallTable: table,
       schedMask: schedMask(options.sched),
+      filters,
     });
-    try {
-      native.setFilters(filters);
-    } catch (err) {
-      native.close();
-      throw err;
-    }
     return new Probe(native);
   }
 
