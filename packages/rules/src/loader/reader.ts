@@ -7,7 +7,7 @@
 import { parsePriority, type Priority } from '@peregrine/alert';
 import type { Document } from 'yaml';
 import { Collector, MSG, emptyEntry, type ExceptionEntry, type ExceptionInfo, type PluginRequirement, type RuleUpdate } from './collector.ts';
-import { LoadFailure, failIf, type DiagnosticSink, type ItemKind, type ItemRef, type Location } from './diagnostics.ts';
+import { LoadFailure, failIf, type DiagnosticSink, type ItemRef, type Location } from './diagnostics.ts';
 import { MappedText } from './mapped-text.ts';
 import { parseSemver, type Semver } from './versions.ts';
 import {
@@ -152,7 +152,7 @@ class ItemReader {
     const out: string[] = [];
     for (const raw of e.value.items) {
       const v = deref(this.doc, raw);
-      if (!isScalarNode(v)) this.fail('sequence value is not scalar', this.loc(v ?? raw, ctx.item) ?? valctx);
+      if (!isScalarNode(v)) this.fail('sequence value is not scalar', this.loc(v ?? raw, ctx.item));
       out.push(scalarText(v));
     }
     return out;
@@ -178,7 +178,6 @@ class ItemReader {
     const e = m.get('override');
     if (!e || isNull(e.value)) return { append, replace };
     if (!isMapNode(e.value)) this.fail("Value of 'override' must be a mapping", this.loc(e.value, ctx.item));
-    const ov = this.view(e.value);
     for (const pair of e.value.items) {
       const keyNode = deref(this.doc, pair.key);
       const valNode = deref(this.doc, pair.value);
@@ -196,7 +195,6 @@ class ItemReader {
         this.fail(`Invalid override operation for key '${key}': '${op}'. Allowed values are: ${allowed}`, this.loc(valNode ?? pair.value, ctx.item));
       }
     }
-    void ov;
     return { append, replace };
   }
 
@@ -357,7 +355,7 @@ class ItemReader {
       if (ov.append.size > 0) {
         const u: RuleUpdate = { name, ctx, ...(source !== undefined ? { source } : {}) };
         if (take(ov.append, 'append', 'condition')) u.cond = this.conditionText(m, ctx);
-        if (take(ov.append, 'append', 'exceptions')) u.exceptions = this.readExceptions(m, ref, ctx, true);
+        if (take(ov.append, 'append', 'exceptions')) u.exceptions = this.readExceptions(m, ref, true);
         if (take(ov.append, 'append', 'output')) u.output = this.mappedScalar(m, 'output', ctx);
         if (take(ov.append, 'append', 'desc')) u.desc = this.decodeString(m, 'desc', ctx);
         if (take(ov.append, 'append', 'tags')) u.tags = new Set(this.decodeSeq(m, 'tags', ctx, true) ?? []);
@@ -366,7 +364,7 @@ class ItemReader {
       if (ov.replace.size > 0) {
         const u: RuleUpdate = { name, ctx, ...(source !== undefined ? { source } : {}) };
         if (take(ov.replace, 'replace', 'condition')) u.cond = this.conditionText(m, ctx);
-        if (take(ov.replace, 'replace', 'exceptions')) u.exceptions = this.readExceptions(m, ref, ctx, false);
+        if (take(ov.replace, 'replace', 'exceptions')) u.exceptions = this.readExceptions(m, ref, false);
         if (take(ov.replace, 'replace', 'output')) {
           u.output = this.mappedScalar(m, 'output', ctx);
           u.outputCtx = this.loc(m.get('output')!.value, ref);
@@ -392,7 +390,7 @@ class ItemReader {
       const source = this.updateSource(m);
       const u: RuleUpdate = { name, ctx, ...(source !== undefined ? { source } : {}) };
       if (m.has('condition')) u.cond = this.conditionText(m, ctx);
-      if (m.has('exceptions')) u.exceptions = this.readExceptions(m, ref, ctx, true);
+      if (m.has('exceptions')) u.exceptions = this.readExceptions(m, ref, true);
       this.env.collector.appendRule(u);
       return;
     }
@@ -417,7 +415,7 @@ class ItemReader {
     const capture = this.decodeBool(m, 'capture', ctx, true) ?? false;
     const captureDuration = this.decodeUnsigned(m, 'capture_duration', ctx, true, Number.MAX_SAFE_INTEGER) ?? 0;
     const tags = new Set(this.decodeSeq(m, 'tags', ctx, true) ?? []);
-    const exceptions = this.readExceptions(m, ref, ctx, false);
+    const exceptions = this.readExceptions(m, ref, false);
     this.env.collector.defineRule({
       name,
       cond,
@@ -464,7 +462,7 @@ class ItemReader {
     return out;
   }
 
-  private readExceptions(m: MapView, rule: ItemRef, ruleCtx: Location, append: boolean): ExceptionInfo[] {
+  private readExceptions(m: MapView, rule: ItemRef, append: boolean): ExceptionInfo[] {
     const out: ExceptionInfo[] = [];
     const e = m.get('exceptions');
     if (!e || isNull(e.value)) return out;
@@ -503,9 +501,7 @@ class ItemReader {
       }
       out.push(info);
     }
-    void ruleCtx;
     return out;
   }
 }
 
-export type { ItemKind };

@@ -95,12 +95,10 @@ export function nodeOffset(node: unknown): number {
   return range ? range[0] : 0;
 }
 
-/** A key/value pair looked up in a mapping (first match, as yaml-cpp). */
+/** A key/value pair looked up in a mapping (first match, as yaml-cpp); `key:` alone has a null value. */
 export interface Entry {
   readonly key: Scalar;
   readonly value: YamlNode | undefined;
-  /** Whether the key is present at all (`key:` with no value is present but null). */
-  readonly defined: true;
 }
 
 /** Typed access to one YAML mapping of a document. */
@@ -114,7 +112,7 @@ export class MapView {
     for (const pair of this.node.items) {
       const k = deref(this.doc, pair.key);
       if (k !== undefined && isScalar(k) && String(k.value) === key) {
-        return { key: k, value: deref(this.doc, pair.value), defined: true };
+        return { key: k, value: deref(this.doc, pair.value) };
       }
     }
     return undefined;
@@ -138,8 +136,9 @@ export class MapView {
 
 /** yaml-cpp `convert<bool>`: y/yes/true/on and n/no/false/off, in lower, UPPER or Capitalised case. */
 export function decodeYamlBool(text: string): boolean | undefined {
+  if (text === '') return undefined;
   const flexible = text === text.toLowerCase() || text === text.toUpperCase() || text === text[0]!.toUpperCase() + text.slice(1).toLowerCase();
-  if (text === '' || !flexible) return undefined;
+  if (!flexible) return undefined;
   const lower = text.toLowerCase();
   if (lower === 'y' || lower === 'yes' || lower === 'true' || lower === 'on') return true;
   if (lower === 'n' || lower === 'no' || lower === 'false' || lower === 'off') return false;
