@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ListInfo } from '../src/loader/collector.ts';
+import type { ExceptionEntry, ListInfo } from '../src/loader/collector.ts';
 import type { Location } from '../src/loader/diagnostics.ts';
 import { exceptionClause } from '../src/loader/exceptions.ts';
 import { compileLists, quoteItem, substituteLists, type CompiledList } from '../src/loader/lists.ts';
@@ -86,8 +86,8 @@ describe('list substitution (Falco resolve_list)', () => {
 });
 
 describe('exception clause text (Falco build_rule_exception_infos)', () => {
-  const entry = (item: string) => ({ isList: false, item, items: [] });
-  const list = (...items: ReturnType<typeof entry>[]) => ({ isList: true, item: '', items });
+  const entry = (item: string): ExceptionEntry => ({ isList: false, item, items: [] });
+  const list = (...items: ExceptionEntry[]): ExceptionEntry => ({ isList: true, item: '', items });
 
   it('single field: (F C (v1, v2)) with quoted items', () => {
     assert.equal(

@@ -317,7 +317,8 @@ describe('condition errors carry file, line, column and item', () => {
 `,
       'proc.bogus',
     );
-    assert.deepEqual([e.line, e.col], [3, 14]);
+    assert.deepEqual([e.line, e.col, e.item, e.via], [3, 14, { kind: 'rule', name: 'r' }, { kind: 'macro', name: 'm' }]);
+    assert.match(formatDiagnostic(e), /^rules\.yaml:3:14: error LOAD_ERR_COMPILE_CONDITION: rule 'r' \(in macro 'm'\): /);
   });
 });
 

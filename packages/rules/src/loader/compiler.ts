@@ -132,8 +132,10 @@ class PositionIndex {
     const text = this.texts.get(pos) ?? fallbackText;
     const loc = text.locate(pos.idx);
     if (!loc) return fallback;
-    // Keep the item of the rule/macro being compiled when the text carries none.
-    return loc.item || !fallback.item ? loc : { ...loc, item: fallback.item };
+    // The diagnostic is about the rule/macro being compiled; the position may lie in a macro it uses.
+    if (!fallback.item) return loc;
+    const elsewhere = loc.item && (loc.item.kind !== fallback.item.kind || loc.item.name !== fallback.item.name);
+    return { file: loc.file, line: loc.line, col: loc.col, item: fallback.item, ...(elsewhere ? { via: loc.item } : {}) };
   }
 }
 

@@ -56,7 +56,10 @@ export interface Location {
   readonly file: string;
   readonly line: number;
   readonly col: number;
+  /** The rule, macro or list the diagnostic is about. */
   readonly item?: ItemRef;
+  /** When the place lies in another item than `item` (a macro used by the rule), that item. */
+  readonly via?: ItemRef;
 }
 
 export interface Diagnostic {
@@ -69,6 +72,8 @@ export interface Diagnostic {
   readonly line: number;
   readonly col: number;
   readonly item?: ItemRef;
+  /** The macro the position lies in, when it is not `item` itself. */
+  readonly via?: ItemRef;
 }
 
 function describeItem(item: ItemRef): string {
@@ -81,7 +86,7 @@ function describeItem(item: ItemRef): string {
  * line editors and CI logs can jump to.
  */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.item ? `${describeItem(d.item)}: ` : '';
+  const where = d.item ? `${describeItem(d.item)}${d.via ? ` (in ${describeItem(d.via)})` : ''}: ` : '';
   return `${d.file}:${d.line}:${d.col}: ${d.severity} ${d.code}: ${where}${d.message}`;
 }
 
@@ -92,7 +97,7 @@ export function makeDiagnostic(
   loc: Location,
 ): Diagnostic {
   const d: Diagnostic = { severity, code, message, file: loc.file, line: loc.line, col: loc.col };
-  return loc.item ? { ...d, item: loc.item } : d;
+  return { ...d, ...(loc.item ? { item: loc.item } : {}), ...(loc.via ? { via: loc.via } : {}) };
 }
 
 /**
