@@ -45,8 +45,7 @@ struct Batch {
 struct Shared {
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<Batch*> free_batches;
-  std::vector<std::unique_ptr<Batch>> all_batches;
+  std::vector<Batch*> free_batches;  // owned; batches in flight are owned by their Delivery
   bool stopping = false;
   bool closed = false;  // JS side: drop batches arriving after close()
   std::atomic<uint64_t> batches{0}, records{0}, bytes{0}, user_drops{0}, oversize{0};
@@ -65,10 +64,21 @@ struct Shared {
   void Release(Batch* b) {
     {
       std::lock_guard<std::mutex> lock(mu);
+      if (closed) {
+        delete b;
+        return;
+      }
       free_batches.push_back(b);
     }
     cv.notify_all();
   }
+  // After close: frees the idle batches now; ones still in flight are freed on return.
+  void FreeIdle() {
+    std::lock_guard<std::mutex> lock(mu);
+    for (Batch* b : free_batches) delete b;
+    free_batches.clear();
+  }
+  ~Shared() { FreeIdle(); }
 };
 
 struct Delivery {
@@ -150,10 +160,9 @@ class Probe : public Napi::ObjectWrap<Probe> {
     if (!rb_) Fail(env, LibbpfError("creating the ring buffer reader failed", -errno));
     stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     for (int i = 0; i < 4; i++) {
-      auto b = std::make_unique<Batch>();
+      Batch* b = new Batch();
       b->data.resize(shared_->batch_bytes);
-      shared_->free_batches.push_back(b.get());
-      shared_->all_batches.push_back(std::move(b));
+      shared_->free_batches.push_back(b);
     }
   }
 
@@ -469,6 +478,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
       close(stop_fd_);
       stop_fd_ = -1;
     }
+    if (shared_) shared_->FreeIdle();
   }
 
   struct pg_probe* skel_ = nullptr;
