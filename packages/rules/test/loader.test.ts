@@ -241,6 +241,12 @@ describe('rules', () => {
     noWarning(loadOk(RULE('r', 'proc.name = cat', '  warn_evttypes: false')), 'LOAD_NO_EVTTYPE');
     noWarning(loadOk(RULE('r', 'evt.type in (open, openat) and proc.name = cat')), 'LOAD_NO_EVTTYPE');
     noWarning(loadOk(RULE('r', 'evt.num = 0')), 'LOAD_NO_EVTTYPE');
+    noWarning(loadOk(RULE('r', 'evt.type = open and evt.type = close')), 'LOAD_NO_EVTTYPE');
+    noWarning(
+      loadOk(`- macro: never_true\n  condition: (evt.num=0)\n- macro: user_known\n  condition: (never_true)\n${RULE('r', 'evt.type = open and not user_known')}`),
+      'LOAD_NO_EVTTYPE',
+    );
+    warning(loadOk(RULE('r', 'evt.type != open')), 'LOAD_NO_EVTTYPE');
   });
 
   it('replaces %container.info with a deprecation warning and flags deprecated output fields', () => {
