@@ -63,11 +63,29 @@ function readCapEff(): bigint {
   }
 }
 
+/** True when /proc/self/mountinfo lists a tracefs mount at TRACEFS (readable without privileges). */
+export function tracefsMounted(mountinfo?: string): boolean {
+  let text = mountinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/mountinfo', 'utf8');
+    } catch {
+      return false;
+    }
+  }
+  return text.split('\n').some((line) => {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    return fields[4] === TRACEFS && sep > 0 && fields[sep + 1] === 'tracefs';
+  });
+}
+
 /** Mounts tracefs when it is absent and we are allowed to; returns whether it is there now. */
 export function ensureTracefs(): boolean {
-  if (existsSync(`${TRACEFS}/events`)) return true;
+  if (tracefsMounted()) return true;
+  if (!existsSync(TRACEFS)) return false;
   const r = spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { stdio: 'ignore' });
-  return r.status === 0 && existsSync(`${TRACEFS}/events`);
+  return r.status === 0 && tracefsMounted();
 }
 
 export function gatherFacts(): HostFacts {

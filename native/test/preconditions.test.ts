@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, findProblems, tracefsMounted, type HostFacts } from '../ts/preconditions.ts';
+
+const ok: HostFacts = {
+  platform: 'linux',
+  euid: 0,
+  capEff: (1n << BigInt(CAP_BPF)) | (1n << BigInt(CAP_PERFMON)),
+  btf: true,
+  tracefs: true,
+};
+
+describe('precondition checks', () => {
+  test('all present: no problem', () => {
+    assert.deepEqual(findProblems(ok), []);
+    assert.deepEqual(findProblems({ ...ok, capEff: 1n << BigInt(CAP_SYS_ADMIN) }), [], 'CAP_SYS_ADMIN covers both');
+  });
+
+  test('each missing precondition gives an actionable message', () => {
+    const [caps] = findProblems({ ...ok, euid: 1000, capEff: 1n << BigInt(CAP_BPF) });
+    assert.match(caps, /missing CAP_PERFMON/);
+    assert.match(caps, /setcap cap_bpf,cap_perfmon\+ep/);
+    const [btf] = findProblems({ ...ok, btf: false });
+    assert.match(btf, /CONFIG_DEBUG_INFO_BTF=y/);
+    const [tr] = findProblems({ ...ok, tracefs: false });
+    assert.match(tr, /mount -t tracefs nodev \/sys\/kernel\/tracing/);
+    assert.equal(findProblems({ ...ok, capEff: 0n, btf: false, tracefs: false }).length, 3);
+  });
+
+  test('tracefs detection reads mountinfo', () => {
+    const line = '42 23 0:13 / /sys/kernel/tracing rw,relatime - tracefs nodev rw';
+    assert.equal(tracefsMounted(line), true);
+    assert.equal(tracefsMounted('42 23 0:13 / /sys/kernel/debug rw,relatime - debugfs nodev rw'), false);
+  });
+
+  test('a real unprivileged process is refused with the capability message', () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), 'pg-noroot-'));
+    chmodSync(dir, 0o755);
+    const script = join(dir, 'open.mjs');
+    writeFileSync(
+      script,
+      `import { Probe } from ${JSON.stringify(join(here, '..', 'ts', 'probe.ts'))};\n` +
+        `try { Probe.open(); console.log('OPENED'); } catch (e) { console.log(e.name + ': ' + e.message); }\n`,
+    );
+    chmodSync(script, 0o644);
+    try {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', script], {
+        uid: 65534,
+        gid: 65534,
+        cwd: join(here, '..', '..'),
+        env: { ...process.env, HOME: dir },
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /ProbePreconditionError: the eBPF probe cannot start/);
+      assert.match(r.stdout, /missing CAP_BPF and CAP_PERFMON \(euid 65534\)/);
+      assert.doesNotMatch(r.stdout, /OPENED/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
