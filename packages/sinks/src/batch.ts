@@ -16,10 +16,23 @@ export async function deliverInOrder(
 ): Promise<DeliveryResult> {
   for (let i = 0; i < alerts.length; i++) {
     const alert = alerts[i];
-    const result = await deliverOne(alert, i);
+    const result = await guarded(() => deliverOne(alert, i));
     if (result.kind === 'delivered') continue;
     const where = alerts.length > 1 ? ` [alert ${i + 1} of ${alerts.length}, uuid ${alert.uuid}; ${i} delivered before it]` : '';
     return { ...result, reason: `${result.reason}${where}`, delivered: i };
   }
   return { kind: 'delivered' };
+}
+
+/**
+ * Runs one delivery step and turns an unexpected exception (an alert that
+ * does not have the Alert shape, a bug) into a permanent failure, so a sink
+ * keeps its "never throws" promise. Retrying the same input cannot help.
+ */
+export async function guarded(step: () => Promise<DeliveryResult>): Promise<DeliveryResult> {
+  try {
+    return await step();
+  } catch (error) {
+    return { kind: 'permanent', reason: `could not deliver: ${error instanceof Error ? error.message : String(error)}` };
+  }
 }

@@ -110,6 +110,12 @@ describe('slack sink (through @slack/webhook, against a local receiver)', () => 
     assert.deepEqual(Object.keys(m).sort(), ['attachments', 'icon_emoji', 'text', 'username']);
   });
 
+  it('accepts a Falcosidekick Go messageformat unchanged', async () => {
+    await slack({ messageFormat: 'Alert {{ .Rule }} on {{ .Hostname }} pod {{ index .OutputFields "k8s.pod.name" }}' }).deliver([falcoAlert], ctx());
+    assert.equal(messages()[0].text, 'Alert Read sensitive file untrusted on ip-10-0-12-34 pod web-7d4b9c6f5-x2k8q');
+    assert.throws(() => slack({ messageFormat: '{{ range .Tags }}x{{ end }}' }), /messageFormat: Falcosidekick template action "\{\{ range \.Tags \}\}" is not supported/);
+  });
+
   it('maps 429 + Retry-After to retryable, 404 no_service to permanent with the body, 500 to retryable', async () => {
     receiver.reply({ status: 429, headers: { 'retry-after': '30' }, body: 'rate_limited' });
     assert.deepEqual(await slack().deliver([falcoAlert], ctx()), { kind: 'retryable', reason: 'slack answered HTTP 429: rate_limited', retryAfterMs: 30_000, delivered: 0 });

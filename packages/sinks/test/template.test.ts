@@ -104,3 +104,21 @@ describe('template compile errors say where and what', () => {
     assert.equal(err.message.split('\n').slice(1).join('\n'), '  second {{ nope }}\n            ^');
   });
 });
+
+describe('Falcosidekick Go templates (slack.messageformat)', () => {
+  it('converts field and index actions into this syntax', async () => {
+    const { convertSidekickTemplate, isSidekickTemplate } = await import('../src/index.ts');
+    const go = 'Rule: {{ .Rule }} ({{.Priority}}) pod={{ index .OutputFields "k8s.pod.name" }} on {{- .Hostname -}}!';
+    assert.ok(isSidekickTemplate(go));
+    assert.equal(isSidekickTemplate('{{#tags}}{{ . }}{{/tags}} {{ rule }}'), false);
+    const converted = convertSidekickTemplate(go);
+    assert.equal(converted, 'Rule: {{ rule }} ({{ priority }}) pod={{ output_fields["k8s.pod.name"] }} on{{ hostname }}!');
+    assert.equal(render(converted), 'Rule: Read sensitive file untrusted (Warning) pod=web-7d4b9c6f5-x2k8q onip-10-0-12-34!');
+  });
+
+  it('refuses control flow and unknown fields with what to do instead', async () => {
+    const { convertSidekickTemplate } = await import('../src/index.ts');
+    assert.throws(() => convertSidekickTemplate('{{ if eq .Priority "Critical" }}!!{{ end }} {{ .Rule }}'), /action "\{\{ if eq \.Priority "Critical" \}\}" is not supported.*Rewrite it/);
+    assert.throws(() => convertSidekickTemplate('{{ .Rulez }}'), /field "\.Rulez" does not exist; fields are \.Output, \.Priority/);
+  });
+});

@@ -39,8 +39,14 @@ export class FileSink implements Sink {
   private async write(alerts: readonly Alert[], ctx: DeliveryContext): Promise<DeliveryResult> {
     if (ctx.signal.aborted) return { kind: 'retryable', reason: 'file: aborted before writing' };
     const format = this.settings.format === 'json' ? formatFalcoJson : (a: Alert) => formatFalcoText(a);
+    let lines: string[];
     try {
-      await this.file.appendLines(alerts.map((a) => `${format(a)}\n`));
+      lines = alerts.map((a) => `${format(a)}\n`);
+    } catch (error) {
+      return { kind: 'permanent', reason: `file: cannot format alert: ${(error as Error).message}` };
+    }
+    try {
+      await this.file.appendLines(lines);
       return { kind: 'delivered' };
     } catch (error) {
       await this.file.reset();

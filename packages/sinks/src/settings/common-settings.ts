@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { compileTemplate } from '../template/template.ts';
 import type { TemplateOptions } from '../template/template.ts';
+import { convertSidekickTemplate, isSidekickTemplate } from '../template/sidekick-template.ts';
 
 /** An absolute http(s) URL (Falcosidekick requires the same for its *.webhookurl / *.address keys). */
 export const httpUrl = z
@@ -51,11 +52,35 @@ export const headerMap = z
 
 /** A template source that must compile; the error names line and column. */
 export function templateSource(options: TemplateOptions = {}) {
-  return z.string().superRefine((source, ctx) => {
+  return z.string().superRefine(checkTemplate(options));
+}
+
+/**
+ * Like templateSource, but a Falcosidekick Go template (`{{ .Rule }}`,
+ * `{{ index .OutputFields "x" }}`) is first converted, so the value of an
+ * existing `SLACK_MESSAGEFORMAT` can be used unchanged.
+ */
+export function templateSourceOrSidekick(options: TemplateOptions = {}) {
+  return z
+    .string()
+    .transform((source, ctx) => {
+      if (!isSidekickTemplate(source)) return source;
+      try {
+        return convertSidekickTemplate(source);
+      } catch (e) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+        return z.NEVER;
+      }
+    })
+    .superRefine(checkTemplate(options));
+}
+
+function checkTemplate(options: TemplateOptions) {
+  return (source: string, ctx: z.RefinementCtx): void => {
     try {
       compileTemplate(source, options);
     } catch (e) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
     }
-  });
+  };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpUrl, templateSource, timeoutMs } from '../settings/common-settings.ts';
+import { httpUrl, templateSourceOrSidekick, timeoutMs } from '../settings/common-settings.ts';
 
 export const slackSettingsSchema = z
   .object({
@@ -16,9 +16,9 @@ export const slackSettingsSchema = z
       .default('all')
       .transform((f) => (f === 'field' ? 'fields' : f))
       .describe('all: output text + fields; text: output text only; fields: fields only ("field" accepted, as in Falcosidekick\'s docs). Falcosidekick: slack.outputformat'),
-    messageFormat: templateSource({ escape: 'slack' })
+    messageFormat: templateSourceOrSidekick({ escape: 'slack' })
       .optional()
-      .describe('Template for the message text above the attachment, e.g. "*{{ rule }}* on {{ hostname }}". Falcosidekick: slack.messageformat (Go template there)'),
+      .describe('Template for the message text above the attachment, e.g. "*{{ rule }}* on {{ hostname }}". Falcosidekick: slack.messageformat; its Go templates with {{ .Rule }} / {{ index .OutputFields "x" }} are converted'),
     timeoutMs,
   })
   .strict();

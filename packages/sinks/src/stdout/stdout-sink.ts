@@ -25,7 +25,11 @@ export class StdoutSink implements Sink {
   async deliver(alerts: readonly Alert[], ctx: DeliveryContext): Promise<DeliveryResult> {
     if (ctx.signal.aborted) return { kind: 'retryable', reason: 'stdout: aborted before writing' };
     let chunk = '';
-    for (const alert of alerts) chunk += `${formatAlertLine(alert, this.settings)}\n`;
+    try {
+      for (const alert of alerts) chunk += `${formatAlertLine(alert, this.settings)}\n`;
+    } catch (error) {
+      return { kind: 'permanent', reason: `stdout: cannot format alert: ${(error as Error).message}` };
+    }
     try {
       await this.writer.write(chunk);
       return { kind: 'delivered' };

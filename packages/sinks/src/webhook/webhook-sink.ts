@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Alert } from '@peregrine/alert';
-import { deliverInOrder } from '../batch.ts';
+import { deliverInOrder, guarded } from '../batch.ts';
 import { falcosidekickPayload } from '../falco/falcosidekick-json.ts';
 import { USER_AGENT, sendRequest } from '../http/send-request.ts';
 import type { DeliveryContext, DeliveryResult, Sink } from '../sink.ts';
@@ -38,13 +38,15 @@ export class WebhookSink implements Sink {
 
   async deliver(alerts: readonly Alert[], ctx: DeliveryContext): Promise<DeliveryResult> {
     if (this.settings.batchAsArray) {
-      const parts: string[] = [];
-      for (const alert of alerts) {
-        const body = this.renderChecked(alert);
-        if (typeof body !== 'string') return body;
-        parts.push(body);
-      }
-      return this.send(`[${parts.join(',')}]`, undefined, ctx);
+      return guarded(async () => {
+        const parts: string[] = [];
+        for (const alert of alerts) {
+          const body = this.renderChecked(alert);
+          if (typeof body !== 'string') return body;
+          parts.push(body);
+        }
+        return this.send(`[${parts.join(',')}]`, undefined, ctx);
+      });
     }
     return deliverInOrder(alerts, (alert) => {
       const body = this.renderChecked(alert);
