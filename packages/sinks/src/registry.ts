@@ -12,7 +12,7 @@ import { webhookSinkModule } from './webhook/index.ts';
  * Each entry is typed precisely in its own module (e.g. `webhookSinkModule`).
  */
 export const sinkModules: Readonly<Record<string, SinkModule>> = Object.freeze(
-  Object.fromEntries([slackSinkModule, pagerDutySinkModule, webhookSinkModule, stdoutSinkModule, fileSinkModule].map((m) => [m.type, m as SinkModule])),
+  Object.fromEntries([slackSinkModule, pagerDutySinkModule, webhookSinkModule, stdoutSinkModule, fileSinkModule].map((m: SinkModule) => [m.type, m])),
 );
 
 /**

@@ -60,6 +60,12 @@ describe('sink conformance (every type)', () => {
         assert.deepEqual(await sink.deliver([falcoAlert, ...ODD_ALERTS], ctx()), { kind: 'delivered' });
       });
 
+      it('an empty batch is delivered without sending anything', async () => {
+        const before = receiver.requests.length;
+        assert.deepEqual(await make[type]().deliver([], ctx()), { kind: 'delivered' });
+        assert.equal(receiver.requests.length, before);
+      });
+
       it('returns retryable, without sending, when the hub has already aborted', async () => {
         const before = receiver.requests.length;
         const controller = new AbortController();

@@ -69,6 +69,9 @@ describe('webhook sink', () => {
     assert.equal(receiver.requests.length, 1);
     assert.deepEqual(receiver.jsonBodies()[0], batch.map(falcosidekickPayload));
     assert.equal(receiver.requests[0].headers['x-peregrine-alert-id'], undefined);
+    receiver.requests.length = 0;
+    assert.deepEqual(await webhook({ batchAsArray: true }).deliver([], ctx()), { kind: 'delivered' });
+    assert.equal(receiver.requests.length, 0, 'an empty batch sends no empty array');
   });
 
   it('maps 503 + Retry-After to retryable with retryAfterMs, 400 to permanent with the body', async () => {

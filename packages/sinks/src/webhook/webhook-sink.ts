@@ -37,6 +37,7 @@ export class WebhookSink implements Sink {
   }
 
   async deliver(alerts: readonly Alert[], ctx: DeliveryContext): Promise<DeliveryResult> {
+    if (alerts.length === 0) return { kind: 'delivered' };
     if (this.settings.batchAsArray) {
       return guarded(async () => {
         const parts: string[] = [];
