@@ -29,6 +29,9 @@ describe('stdout sink', () => {
     const line = formatFalcoText(falcoAlert, { timeFormatIso8601: true });
     assert.ok(line.startsWith('2024-06-10T06:13:20.123456789Z: Warning Sensitive file opened'), line);
     assert.ok(hasFalcoPrefix(falcoAlert.output));
+    const isoPrefixed = alertWith({ output: '2024-06-10T06:13:20.123456789Z: Warning Sensitive file opened' });
+    assert.ok(hasFalcoPrefix(isoPrefixed.output));
+    assert.equal(formatFalcoText(isoPrefixed), '06:13:20.123456789: Warning Sensitive file opened');
     assert.equal(hasFalcoPrefix('Sensitive file opened'), false);
   });
 
