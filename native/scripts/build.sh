@@ -66,7 +66,7 @@ if [ -f /usr/include/node/node_api.h ] && [ -f /usr/include/node/common.gypi ]; 
 fi
 (cd "$here" && node "$gyp" rebuild "${nodedir_args[@]}" --silent >"$out.gyp.log" 2>&1) || {
   cat "$out.gyp.log" >&2 || true
-  die "node-gyp failed (headers for Node: apt-get install -y libnode-dev, or let node-gyp download them)"
+  die "node-gyp failed (output above); Node headers come from /usr/include/node (Debian package libnode-dev) or a node-gyp download"
 }
 mv "$out.gyp.log" "$out/gyp.log"
 

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 extern "C" {
@@ -493,7 +494,20 @@ class Probe : public Napi::ObjectWrap<Probe> {
   bool drop_when_behind_ = false;
 };
 
+// [CLOCK_REALTIME, CLOCK_BOOTTIME] read back to back, in ns: lets captures map probe
+// timestamps (boot time) to wall-clock time.
+Napi::Value Clocks(const Napi::CallbackInfo& info) {
+  struct timespec rt, bt;
+  clock_gettime(CLOCK_BOOTTIME, &bt);
+  clock_gettime(CLOCK_REALTIME, &rt);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(uint32_t(0), Napi::BigInt::New(info.Env(), static_cast<uint64_t>(static_cast<uint64_t>(rt.tv_sec) * 1000000000ull + rt.tv_nsec)));
+  out.Set(uint32_t(1), Napi::BigInt::New(info.Env(), static_cast<uint64_t>(static_cast<uint64_t>(bt.tv_sec) * 1000000000ull + bt.tv_nsec)));
+  return out;
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  exports.Set("clocks", Napi::Function::New(env, Clocks));
   exports.Set("Probe", Probe::Init(env));
   exports.Set("layoutVersion", Napi::Number::New(env, PG_EVENT_LAYOUT_VERSION));
   exports.Set("headerSize", Napi::Number::New(env, sizeof(struct pg_event_header)));

@@ -37,3 +37,21 @@ export {
   type OpenHow,
 } from './decode.ts';
 export { findProblems, gatherFacts, assertPreconditions, ProbePreconditionError, type HostFacts } from './preconditions.ts';
+export { bootEpochNs } from './probe.ts';
+export {
+  CaptureWriter,
+  CaptureReader,
+  CaptureFormatError,
+  ChunkType,
+  CAPTURE_MAGIC,
+  CAPTURE_FORMAT_VERSION,
+  type CaptureMetadata,
+  type CaptureHeader,
+  type CaptureChunk,
+} from './capture.ts';
+export { runCapture, readIdNames, type CaptureOptions, type CaptureSummary } from './capture-session.ts';
+export { replayExtractor, containerIdOf } from './replay/extractor.ts';
+export { ReplayEvent, type ReplayContext, type FdView } from './replay/event.ts';
+export { ProcessTable, resolvePath, type ProcessInfo } from './replay/state.ts';
+export { contextFor, replayEvents } from './replay/replay.ts';
+export { falcoArgs, errnoText, openFlagsText, type ArgValue, type NameMaps } from './replay/falco-args.ts';

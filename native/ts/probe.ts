@@ -71,6 +71,7 @@ interface Addon {
   headerSize: number;
   descSize: number;
   libbpfVersion: string;
+  clocks(): [bigint, bigint];
 }
 
 let addon: Addon | undefined;
@@ -90,6 +91,12 @@ export function loadAddon(): Addon {
   }
   addon = loaded;
   return addon;
+}
+
+/** Unix epoch ns at CLOCK_BOOTTIME zero: add a record's tsNs to get wall-clock time. */
+export function bootEpochNs(): bigint {
+  const [real, boot] = loadAddon().clocks();
+  return real - boot;
 }
 
 export interface PathPrefixExclusion {

@@ -1,5 +1,8 @@
 import type { Command } from '../command.ts';
+import { hubCommand } from './hub.ts';
 import { rulesCommand } from './rules.ts';
+import { captureCommand } from './capture.ts';
+import { replayCommand } from './replay.ts';
 
 /**
  * Every `peregrine` command. Each lives in its own module next to this one
@@ -7,4 +10,7 @@ import { rulesCommand } from './rules.ts';
  */
 export const commands: Command[] = [
   rulesCommand,
+  hubCommand,
+  captureCommand,
+  replayCommand,
 ];

@@ -1,0 +1,101 @@
+import { parseArgs } from 'node:util';
+import { runCapture } from '@peregrine/native';
+import { DEFAULT_SYSCALLS, SYSCALL_BY_NAME } from '@peregrine/native';
+import type { Command } from '../command.ts';
+import { wantsHelp } from '../command.ts';
+
+const HELP = `Usage: peregrine capture --out FILE [options]
+
+Capture syscalls with the eBPF probe into a capture file (format: docs/native.md)
+that \`peregrine replay\` can analyse here or on another machine. Needs root (or
+CAP_BPF + CAP_PERFMON) and a kernel with BTF. Stops after --seconds, or on
+Ctrl-C / SIGTERM, and prints a summary with drop counts on stderr.
+
+Options:
+  --out FILE              capture file to write (required)
+  --seconds N             stop after N seconds (default: until interrupted)
+  --syscalls a,b,c        syscalls to capture (default: every supported one:
+                          the Falco rules' set plus close)
+  --ring-mb N             kernel ring size in MiB, a power of two (default 8)
+  --exclude-comm NAME     drop events of tasks with this comm in the kernel (repeatable)
+  --exclude-prefix PATH   drop path events whose first path starts with PATH (repeatable)
+`;
+
+export const captureCommand: Command = {
+  name: 'capture',
+  summary: 'Capture syscalls with the eBPF probe into a replayable file',
+  async run(args: string[]): Promise<number> {
+    if (wantsHelp(args)) {
+      console.log(HELP);
+      return 0;
+    }
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: {
+          out: { type: 'string' },
+          seconds: { type: 'string' },
+          syscalls: { type: 'string' },
+          'ring-mb': { type: 'string' },
+          'exclude-comm': { type: 'string', multiple: true },
+          'exclude-prefix': { type: 'string', multiple: true },
+        },
+        strict: true,
+      }));
+    } catch (err) {
+      console.error(`peregrine capture: ${(err as Error).message}\n\n${HELP}`);
+      return 2;
+    }
+    if (!values.out) {
+      console.error(`peregrine capture: --out FILE is required\n\n${HELP}`);
+      return 2;
+    }
+    const seconds = values.seconds !== undefined ? Number(values.seconds) : undefined;
+    if (seconds !== undefined && !(seconds > 0)) {
+      console.error(`peregrine capture: --seconds must be a positive number (got "${values.seconds}")`);
+      return 2;
+    }
+    const ringMb = values['ring-mb'] !== undefined ? Number(values['ring-mb']) : 8;
+    if (!Number.isInteger(ringMb) || ringMb <= 0 || (ringMb & (ringMb - 1)) !== 0) {
+      console.error(`peregrine capture: --ring-mb must be a power of two (got "${values['ring-mb']}")`);
+      return 2;
+    }
+    const syscalls = values.syscalls ? values.syscalls.split(',').map((s) => s.trim()).filter(Boolean) : [...DEFAULT_SYSCALLS];
+    const unknown = syscalls.filter((s) => !SYSCALL_BY_NAME.has(s));
+    if (unknown.length > 0) {
+      console.error(`peregrine capture: unknown syscall(s) ${unknown.join(', ')}; supported: ${[...SYSCALL_BY_NAME.keys()].join(', ')}`);
+      return 2;
+    }
+    const abort = new AbortController();
+    const stop = (): void => abort.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const summary = await runCapture({
+        out: values.out,
+        seconds,
+        signal: abort.signal,
+        syscalls,
+        ringBytes: ringMb * 1024 * 1024,
+        exclude: {
+          comms: values['exclude-comm'] ?? [],
+          pathPrefixes: (values['exclude-prefix'] ?? []).map((prefix) => ({ prefix })),
+        },
+      });
+      const k = summary.stats.kernel;
+      console.error(
+        `peregrine capture: wrote ${summary.records} events (${summary.bytes} bytes, ${summary.batches} batches) ` +
+          `to ${values.out} in ${summary.seconds.toFixed(1)} s; kernel drops ${k.dropsBuffer}, user drops ${summary.stats.user.drops}, ` +
+          `filtered in kernel: pid ${k.filteredPid}, comm ${k.filteredComm}, path ${k.filteredPath}`,
+      );
+      return 0;
+    } catch (err) {
+      console.error(`peregrine capture: ${(err as Error).message}`);
+      return 1;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  },
+};
