@@ -493,6 +493,7 @@ describe('skip-if-unknown-filter', () => {
     const r = loadOk(`${RULE('skipped', 'evt.type = open and proc.futurefield = 1', '  skip-if-unknown-filter: true')}${RULE('kept', 'evt.type = open')}`);
     warning(r, 'LOAD_UNKNOWN_FILTER', 'proc.futurefield');
     assert.deepEqual(r.rules?.rules.map((x) => x.name), ['kept']);
+    assert.deepEqual(r.rules?.skippedRules, ['skipped']);
   });
 
   it('does not hide other errors', () => {

@@ -85,6 +85,8 @@ function appendOutputMatches(a: AppendOutput, r: RuleInfo): boolean {
 
 export interface CompiledRuleset {
   readonly rules: LoadedRule[];
+  /** Rules left out by `skip-if-unknown-filter`. */
+  readonly skipped: string[];
   readonly lists: ReadonlyMap<string, CompiledList>;
   readonly macros: ReadonlyMap<string, Expr>;
 }
@@ -216,10 +218,12 @@ export function compileCollector(col: Collector, sink: DiagnosticSink, options: 
 
   // Rules.
   const rules: LoadedRule[] = [];
+  const skipped: string[] = [];
   for (const r of col.rules.values()) {
     if (r.unknownSource) continue;
     const rule = compileRule(r, rules.length);
     if (rule) rules.push(rule);
+    else skipped.push(r.name);
   }
 
   function compileRule(r: RuleInfo, index: number): LoadedRule | undefined {
@@ -308,5 +312,5 @@ export function compileCollector(col: Collector, sink: DiagnosticSink, options: 
     if (!l.used) sink.warn('LOAD_UNUSED_LIST', 'List not referred to by any other rule/macro', col.lists.get(l.name)!.ctx);
   }
 
-  return { rules, lists, macros: macroAst };
+  return { rules, skipped, lists, macros: macroAst };
 }

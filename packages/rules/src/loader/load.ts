@@ -36,7 +36,7 @@ export interface LoadedRules {
   readonly requiredEngineVersion: string | undefined;
   /** One entry per `required_plugin_versions` item: the acceptable alternatives. */
   readonly requiredPluginVersions: readonly (readonly PluginRequirement[])[];
-  /** Rules skipped because their source is not one of `sources`. */
+  /** Rules left out: their source is not one of `sources`, or `skip-if-unknown-filter` dropped them. */
   readonly skippedRules: readonly string[];
   readonly warnings: readonly Diagnostic[];
 }
@@ -84,7 +84,7 @@ export function loadRuleSources(sources: readonly RulesSource[], options: LoadOp
     lhsFieldProblem,
     engineVersion: parseSemver(ENGINE_VERSION)!,
   });
-  let compiled: CompiledRuleset = { rules: [], lists: new Map(), macros: new Map() };
+  let compiled: CompiledRuleset = { rules: [], skipped: [], lists: new Map(), macros: new Map() };
   const fail = (e: unknown, file: string): LoadResult => {
     if (e instanceof LoadFailure) sink.error(e.code, e.failure, e.loc);
     else sink.error('LOAD_ERR_VALIDATE', e instanceof Error ? e.message : String(e), { file, line: 1, col: 1 });
@@ -121,7 +121,7 @@ export function loadRuleSources(sources: readonly RulesSource[], options: LoadOp
       listCount: collector.lists.size,
       requiredEngineVersion: engine ? formatSemver(engine.version) : undefined,
       requiredPluginVersions: collector.requiredPluginVersions.map((r) => r.alternatives),
-      skippedRules: [...collector.rules.values()].filter((r) => r.unknownSource).map((r) => r.name),
+      skippedRules: [...[...collector.rules.values()].filter((r) => r.unknownSource).map((r) => r.name), ...compiled.skipped],
       warnings: sink.warnings,
     },
   };
