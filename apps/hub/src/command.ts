@@ -1,0 +1,100 @@
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { loadHubConfig } from './config/load.ts';
+import { HubConfigError, RedisUnavailableError } from './errors.ts';
+import { startHub } from './hub.ts';
+
+const HELP = `Usage: peregrine hub [--config FILE] [--port N] [--redis URL] [--check]
+
+Durable, Falco-compatible alert hub. Point Falco's http_output (or a
+Falcosidekick client) at it: POST / takes one Falco JSON alert, POST /v1/alerts
+a batch (JSON array or NDJSON, gzip allowed). Alerts are answered 202 only once
+queued in Redis, then routed to the configured destinations with retries,
+throttling and a dead-letter set.
+
+Options:
+  --config FILE   YAML configuration (see docs/hub.md). Without it, Falcosidekick
+                  env vars (SLACK_WEBHOOKURL, PAGERDUTY_ROUTINGKEY,
+                  WEBHOOK_ADDRESS, *_MINIMUMPRIORITY, LISTENPORT…) configure it.
+  --port N        Listen port (overrides listen.port; default 2801).
+  --redis URL     Redis URL (overrides redis.url). Without any Redis setting the
+                  hub starts a local redis-server child (AOF on, data in
+                  redis.dataDir, default .cache/hub-redis).
+  --check         Validate the configuration and exit.
+  --log-level L   pino level (default info).
+
+SIGTERM/SIGINT stop ingest, finish the writes and deliveries in flight, then exit.
+`;
+
+/**
+ * `peregrine hub [options]`: loads the config, starts the hub, stops it
+ * gracefully on SIGTERM/SIGINT. Resolves to the exit code.
+ */
+export async function runHubCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        port: { type: 'string' },
+        redis: { type: 'string' },
+        check: { type: 'boolean' },
+        'log-level': { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    console.error(`peregrine hub: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    console.error(`peregrine hub: --port must be an integer 0-65535, got "${values.port}"`);
+    return 2;
+  }
+  const logger = pino({ level: values['log-level'] ?? 'info', redact: ['*.webhookUrl', '*.routingKey', '*.password', '*.tokens'] });
+  let config;
+  try {
+    config = loadHubConfig(values.config, process.env);
+  } catch (e) {
+    if (e instanceof HubConfigError) {
+      console.error(e.message);
+      return 2;
+    }
+    throw e;
+  }
+  if (values.check) {
+    console.log(`configuration OK: ${Object.keys(config.destinations).length} destination(s): ${Object.keys(config.destinations).join(', ') || '(none)'}`);
+    return 0;
+  }
+  let hub;
+  try {
+    hub = await startHub(config, { logger, port, redisUrl: values.redis });
+  } catch (e) {
+    if (e instanceof RedisUnavailableError) {
+      console.error(`peregrine hub: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  const running = hub;
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      running.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

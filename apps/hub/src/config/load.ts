@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { ZodError } from 'zod';
+import { compileTemplate, sinkModules } from '@peregrine/sinks';
+import { HubConfigError } from '../errors.ts';
+import type { ConfigIssue } from '../errors.ts';
+import { compileFieldCondition } from '../routing/field-condition.ts';
+import { hubConfigSchema } from './schema.ts';
+import type { HubConfig } from './schema.ts';
+import { resolveSecrets } from './secrets.ts';
+import { applySidekickEnv } from './sidekick-env.ts';
+
+/**
+ * Reads the YAML file (or nothing: Falcosidekick env vars alone are a valid
+ * configuration), resolves `${env:…}`/`${file:…}` secrets, adds the
+ * Falcosidekick env outputs and validates everything, including each
+ * destination's settings against its sink module. Throws HubConfigError
+ * listing every problem with its key path. The result is deep-frozen.
+ */
+export function loadHubConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): HubConfig {
+  if (path === undefined) return parseHubConfig({}, env, 'environment');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new HubConfigError(path, [{ path: '(file)', message: `cannot read: ${(e as Error).message}` }]);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new HubConfigError(
+      path,
+      doc.errors.map((e) => ({ path: `(line ${e.linePos?.[0].line ?? '?'})`, message: e.message.split('\n')[0] })),
+    );
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  return parseHubConfig(raw, env, path);
+}
+
+/** Validates an already-parsed config object (for tests and embedding). */
+export function parseHubConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source = 'config'): HubConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new HubConfigError(source, [{ path: '(root)', message: 'must be a mapping of keys (listen, redis, destinations, …)' }]);
+  }
+  const issues: ConfigIssue[] = [];
+  const resolved = resolveSecrets(raw, env, issues) as Record<string, unknown>;
+  const withEnv = applySidekickEnv(resolved, env);
+  const parsed = hubConfigSchema.safeParse(withEnv);
+  if (!parsed.success) throw new HubConfigError(source, [...issues, ...zodIssues(parsed.error)]);
+  const config = parsed.data;
+  checkDestinations(config, issues);
+  if (config.redis.sentinels !== undefined && config.redis.sentinelName === undefined) {
+    issues.push({ path: 'redis.sentinelName', message: 'is required with redis.sentinels' });
+  }
+  if (issues.length > 0) throw new HubConfigError(source, issues);
+  return deepFreeze(config);
+}
+
+function checkDestinations(config: HubConfig, issues: ConfigIssue[]): void {
+  for (const [name, dest] of Object.entries(config.destinations)) {
+    const at = `destinations.${name}`;
+    const module = sinkModules[dest.type];
+    if (module === undefined) {
+      issues.push({ path: `${at}.type`, message: `unknown sink type "${dest.type}"; known types: ${Object.keys(sinkModules).join(', ')}` });
+    } else {
+      const settings = module.settingsSchema.safeParse(dest.settings);
+      if (!settings.success) issues.push(...zodIssues(settings.error, `${at}.settings`));
+    }
+    (dest.match.fields ?? []).forEach((condition, i) => {
+      try {
+        compileFieldCondition(condition);
+      } catch (e) {
+        issues.push({ path: `${at}.match.fields.${i}`, message: (e as Error).message });
+      }
+    });
+    if (dest.throttle !== undefined) {
+      try {
+        compileTemplate(dest.throttle.key);
+      } catch (e) {
+        issues.push({ path: `${at}.throttle.key`, message: (e as Error).message });
+      }
+    }
+  }
+}
+
+function zodIssues(error: ZodError, prefix?: string): ConfigIssue[] {
+  return error.issues.map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter((p) => p !== undefined && p !== '').join('.');
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') message = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    return { path: path === '' ? '(root)' : path, message };
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import { PRIORITIES, parsePriority } from '@peregrine/alert';
+import type { Priority } from '@peregrine/alert';
+
+/**
+ * The hub's whole configuration, one YAML file (`peregrine hub --config`).
+ * Every default sits next to its key; `docs/hub.md`'s reference is generated
+ * from the `.describe()` texts here.
+ */
+
+const priority = z
+  .string()
+  .transform((text, ctx): Priority => {
+    const p = parsePriority(text);
+    if (p === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `unknown priority "${text}"; use one of ${PRIORITIES.join(', ')}` });
+      return z.NEVER;
+    }
+    return p;
+  });
+
+const durationMs = (what: string) => z.number().int().nonnegative().describe(what);
+
+export const matchSchema = z
+  .object({
+    minimumPriority: priority
+      .optional()
+      .describe('Lowest priority delivered (Falco names, any case; `info` = Informational). Absent: every priority.'),
+    rules: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Rule names or globs (`*`, `?`); the alert\'s rule must match one. Absent: every rule.'),
+    tags: z
+      .object({
+        any: z.array(z.string()).optional().describe('The alert has at least one of these tags.'),
+        all: z.array(z.string()).optional().describe('The alert has every one of these tags.'),
+      })
+      .strict()
+      .optional()
+      .describe('Tag conditions (both may be given).'),
+    sources: z.array(z.string().min(1)).optional().describe('Alert sources, e.g. [syscall, k8s_audit]. Absent: every source.'),
+    hostnames: z.array(z.string().min(1)).optional().describe('Hostnames or globs. Absent: every host.'),
+    fields: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Output-field conditions, all must hold: `k8s.ns.name != kube-system`, `=`, `in (a, b)`, `not in (…)`, `startswith`, `contains`, `glob`, `exists`, `not exists`.'),
+  })
+  .strict()
+  .default({});
+
+export const deliverySchema = z
+  .object({
+    attempts: z.number().int().min(1).default(8).describe('Delivery attempts per alert batch before it is dead-lettered.'),
+    backoffInitialMs: durationMs('First retry delay in ms; doubles each attempt, with full jitter.').default(1000),
+    backoffMaxMs: durationMs('Upper bound of one retry delay in ms (a longer Retry-After is still honoured).').default(300_000),
+    timeoutMs: z.number().int().positive().default(10_000).describe('Time allowed for one delivery attempt in ms (the sink is aborted after it).'),
+    concurrency: z.number().int().min(1).default(4).describe('Deliveries in flight to this destination per hub process.'),
+    maxBatch: z.number().int().min(1).max(10_000).default(100).describe('Most alerts handed to the sink in one delivery.'),
+  })
+  .strict();
+
+export const throttleSchema = z
+  .object({
+    key: z.string().min(1).describe('Template of the deduplication key, e.g. `{{ rule }}|{{ hostname }}`.'),
+    windowMs: z.number().int().positive().describe('After an alert is delivered, repeats with the same key are suppressed for this long (ms); the next delivered alert reports how many were suppressed.'),
+  })
+  .strict();
+
+const DESTINATION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+export const destinationSchema = z
+  .object({
+    type: z.string().min(1).describe('Sink type: slack, pagerduty, webhook, stdout, file.'),
+    settings: z.record(z.unknown()).default({}).describe('The sink type\'s settings (see docs/sinks.md); validated by the sink module.'),
+    match: matchSchema.describe('Which alerts this destination gets; all conditions must hold. Empty: every alert.'),
+    delivery: deliverySchema.optional().describe('Overrides of `delivery` for this destination.'),
+    throttle: throttleSchema.optional().describe('Deduplication of repeats within a window.'),
+  })
+  .strict();
+
+const secretList = z.array(z.string().min(16, 'use at least 16 characters'));
+
+export const hubConfigSchema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().default('0.0.0.0').describe('Address to bind. Falcosidekick env: LISTENADDRESS.'),
+        port: z.number().int().min(0).max(65535).default(2801).describe('TCP port (Falcosidekick\'s default 2801). Falcosidekick env: LISTENPORT.'),
+      })
+      .strict()
+      .default({}),
+    tls: z
+      .object({
+        certFile: z.string().describe('PEM server certificate.'),
+        keyFile: z.string().describe('PEM private key.'),
+        caFile: z.string().optional().describe('PEM CA bundle used to verify client certificates.'),
+        requireClientCert: z.boolean().default(false).describe('Mutual TLS: reject clients without a certificate signed by caFile.'),
+      })
+      .strict()
+      .optional()
+      .describe('Serve HTTPS instead of HTTP.'),
+    auth: z
+      .object({
+        tokens: secretList.default([]).describe('Bearer tokens accepted on ingest, /test and /v1/deadletter. Empty: no token required.'),
+      })
+      .strict()
+      .default({}),
+    bodyLimitBytes: z.number().int().positive().default(10 * 1024 * 1024).describe('Largest request body (after gzip decoding) in bytes; larger gets 413.'),
+    redis: z
+      .object({
+        url: z.string().optional().describe('redis:// or rediss:// URL. Absent: an embedded redis-server child is started.'),
+        sentinels: z
+          .array(z.object({ host: z.string(), port: z.number().int() }).strict())
+          .optional()
+          .describe('Redis Sentinel nodes (with `sentinelName`) instead of `url`.'),
+        sentinelName: z.string().optional().describe('Sentinel master name.'),
+        cluster: z
+          .array(z.object({ host: z.string(), port: z.number().int() }).strict())
+          .optional()
+          .describe('Redis Cluster seed nodes instead of `url`. Queue keys share the `{…}` hash tag of `prefix`.'),
+        password: z.string().optional().describe('Password (also for Sentinel/Cluster).'),
+        prefix: z
+          .string()
+          .regex(/^\{[^{}]+\}$/, 'must be a hash tag such as {peregrine}, so every key lands in one Cluster slot')
+          .default('{peregrine}')
+          .describe('Key prefix of every queue and set.'),
+        dataDir: z.string().default('.cache/hub-redis').describe('Data folder of the embedded redis-server (AOF on).'),
+        embeddedPort: z.number().int().min(0).max(65535).default(0).describe('Port of the embedded redis-server; 0 picks a free one.'),
+        lockDurationMs: z.number().int().positive().default(15_000).describe('A job whose hub dies is re-delivered after about this long.'),
+      })
+      .strict()
+      .default({}),
+    ingest: z
+      .object({
+        maxBatchAlerts: z.number().int().min(1).default(2000).describe('Most alerts written to Redis in one transaction; requests arriving together share one.'),
+        maxInFlight: z.number().int().min(1).default(4).describe('Redis transactions in flight at once; requests wait for the next one.'),
+        redisTimeoutMs: z.number().int().positive().default(5000).describe('A write Redis has not acknowledged by then is answered 503.'),
+      })
+      .strict()
+      .default({}),
+    delivery: deliverySchema.default({}).describe('Defaults for every destination.'),
+    destinations: z
+      .record(z.string().regex(DESTINATION_NAME, 'destination names are letters, digits, _ . - (max 63)'), destinationSchema)
+      .default({})
+      .describe('Named destinations, any number per type.'),
+  })
+  .strict();
+
+export type HubConfigInput = z.input<typeof hubConfigSchema>;
+export type HubConfig = z.output<typeof hubConfigSchema>;
+export type DestinationConfig = z.output<typeof destinationSchema>;
+export type MatchConfig = z.output<typeof matchSchema>;
+export type DeliveryConfig = z.output<typeof deliverySchema>;
+export type ThrottleConfig = z.output<typeof throttleSchema>;

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import type { Alert } from '@peregrine/alert';
+import { Queue, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { DeliveryResult, Sink } from '@peregrine/sinks';
+import type { DeliveryConfig, ThrottleConfig } from '../config/schema.ts';
+import type { HubMetrics } from '../metrics.ts';
+import type { RedisClient } from '../redis/connection.ts';
+import type { HubKeys } from '../redis/keys.ts';
+import { RetryableDeliveryError, retryDelayMs } from './backoff.ts';
+import type { DeadLetterEntry, DeadLetterStore } from './dead-letter.ts';
+import { DELIVER_JOB, SUMMARY_JOB, deliveryJobOptions } from './job-data.ts';
+import type { DeliveryJobData } from './job-data.ts';
+import { Throttle } from './throttle.ts';
+
+export interface DestinationWorkerOptions {
+  readonly name: string;
+  readonly sink: Sink;
+  readonly delivery: DeliveryConfig;
+  readonly throttle?: ThrottleConfig;
+  readonly keys: HubKeys;
+  /** Shared non-blocking connection (BullMQ duplicates it for its blocking reads). */
+  readonly connection: RedisClient;
+  readonly metrics: HubMetrics;
+  readonly deadLetters: DeadLetterStore;
+  readonly logger: Logger;
+  /** A job whose hub died is picked up again after about this long (ms). */
+  readonly lockDurationMs: number;
+}
+
+/**
+ * Delivery to one destination: its own BullMQ queue and worker, so a slow or
+ * dead receiver only backs up its own queue. Owns retries (backoff + jitter,
+ * Retry-After), the per-attempt timeout, the concurrency limit, throttling
+ * and the hand-off to the dead-letter set: once here, not in each sink.
+ */
+export class DestinationWorker {
+  readonly queue: Queue;
+  private worker: Worker | undefined;
+  private readonly throttle: Throttle | undefined;
+  private readonly labels: { destination: string };
+
+  constructor(private readonly o: DestinationWorkerOptions) {
+    this.labels = { destination: o.name };
+    this.queue = new Queue(o.keys.queueName(o.name), { connection: o.connection, prefix: o.keys.prefix });
+    this.queue.on('error', (err) => o.logger.error({ err }, 'queue error'));
+    this.throttle = o.throttle === undefined ? undefined : new Throttle(o.throttle, o.name, o.keys, o.connection);
+  }
+
+  start(): void {
+    const { o } = this;
+    this.worker = new Worker(o.keys.queueName(o.name), (job: Job<DeliveryJobData>) => this.process(job), {
+      connection: o.connection,
+      prefix: o.keys.prefix,
+      concurrency: o.delivery.concurrency,
+      lockDuration: o.lockDurationMs,
+      stalledInterval: o.lockDurationMs,
+      // A hub killed mid-delivery must not turn into a lost alert: stalls re-deliver, they never fail the job.
+      maxStalledCount: 1000,
+      settings: { backoffStrategy: (attemptsMade, _type, err) => retryDelayMs(attemptsMade, o.delivery, err) },
+    });
+    this.worker.on('error', (err) => o.logger.error({ err }, 'worker error'));
+  }
+
+  /** Adds alerts as fresh jobs (dead-letter replay). */
+  async requeue(alerts: readonly Alert[]): Promise<void> {
+    const jobs = [];
+    for (let i = 0; i < alerts.length; i += this.o.delivery.maxBatch) {
+      const data: DeliveryJobData = { alerts: alerts.slice(i, i + this.o.delivery.maxBatch), receivedAt: Date.now() };
+      jobs.push({ name: DELIVER_JOB, data, opts: deliveryJobOptions() });
+    }
+    if (jobs.length > 0) await this.queue.addBulk(jobs);
+    this.o.metrics.queued.inc(this.labels, alerts.length);
+  }
+
+  async jobCounts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'failed');
+  }
+
+  /** Stops taking jobs and waits for the deliveries in flight. */
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+    await this.o.sink.close();
+  }
+
+  private async process(job: Job<DeliveryJobData>): Promise<void> {
+    if (job.name === SUMMARY_JOB) return this.processSummary(job);
+    let alerts = job.data.alerts;
+    if (this.throttle !== undefined) {
+      const outcome = await this.throttle.filter(alerts);
+      if (outcome.suppressed > 0) this.o.metrics.suppressed.inc(this.labels, outcome.suppressed);
+      for (const first of outcome.firstSuppressed) {
+        const summary = { key: first.key, sample: first.alert, uuid: randomUUID() };
+        // jobId from the alert that opened suppression: a retried job schedules it once.
+        await this.queue.add(SUMMARY_JOB, { alerts: [], receivedAt: Date.now(), summary }, { ...deliveryJobOptions(), delay: first.delayMs, jobId: `summary-${first.alert.uuid}` });
+      }
+      alerts = outcome.admitted;
+    }
+    if (alerts.length > 0) await this.deliver(job, alerts);
+  }
+
+  private async processSummary(job: Job<DeliveryJobData>): Promise<void> {
+    const summary = job.data.summary;
+    if (summary === undefined || this.throttle === undefined) return;
+    let count = summary.count;
+    if (count === undefined) {
+      count = await this.throttle.take(summary.key);
+      await job.updateData({ ...job.data, summary: { ...summary, count } });
+    }
+    if (count > 0) await this.deliver(job, [this.throttle.summaryAlert(summary.sample, summary.uuid, count)]);
+  }
+
+  private async deliver(job: Job<DeliveryJobData>, alerts: Alert[]): Promise<void> {
+    const { o, labels } = this;
+    let result: DeliveryResult;
+    try {
+      result = await o.sink.deliver(alerts, { signal: AbortSignal.timeout(o.delivery.timeoutMs) });
+    } catch (e) {
+      // Sinks must not throw; one that does is treated as a transient failure.
+      result = { kind: 'retryable', reason: `sink threw: ${(e as Error).message}` };
+    }
+    const deliveredCount = result.kind === 'delivered' ? alerts.length : Math.min(result.delivered ?? 0, alerts.length);
+    if (deliveredCount > 0) {
+      o.metrics.delivered.inc(labels, deliveredCount);
+      const seconds = Math.max(0, (Date.now() - job.data.receivedAt) / 1000);
+      for (let i = 0; i < deliveredCount; i++) o.metrics.latency.observe(labels, seconds);
+    }
+    if (result.kind === 'delivered') return;
+
+    const remaining = alerts.slice(deliveredCount);
+    o.metrics.failed.inc({ ...labels, kind: result.kind }, remaining.length);
+    const attempt = job.attemptsMade + 1;
+    if (result.kind === 'retryable' && attempt < o.delivery.attempts) {
+      if (deliveredCount > 0) await job.updateData({ ...job.data, alerts: remaining });
+      throw new RetryableDeliveryError(result.reason, result.retryAfterMs);
+    }
+    const failedAt = new Date().toISOString();
+    const kind = result.kind === 'permanent' ? 'permanent' : 'exhausted';
+    const entries: DeadLetterEntry[] = remaining.map((alert) => ({ destination: o.name, alert, reason: result.reason, kind, attempts: attempt, failedAt }));
+    await o.deadLetters.add(entries);
+    o.metrics.deadLettered.inc(labels, entries.length);
+    o.logger.warn({ jobId: job.id, alerts: entries.length, reason: result.reason, kind, attempts: attempt }, 'alerts dead-lettered');
+  }
+}

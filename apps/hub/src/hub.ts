@@ -1,0 +1,137 @@
+import { FlowProducer } from 'bullmq';
+import type { Logger } from 'pino';
+import { createSink } from '@peregrine/sinks';
+import type { HubConfig } from './config/schema.ts';
+import { DeadLetterService } from './delivery/dead-letter-service.ts';
+import { DeadLetterStore } from './delivery/dead-letter.ts';
+import { DestinationWorker } from './delivery/destination-worker.ts';
+import { RedisUnavailableError } from './errors.ts';
+import { buildServer } from './http/server.ts';
+import { GroupCommit } from './ingest/group-commit.ts';
+import { HubMetrics } from './metrics.ts';
+import { redisTarget, waitReady } from './redis/connection.ts';
+import type { RedisClient } from './redis/connection.ts';
+import { startEmbeddedRedis } from './redis/embedded-redis.ts';
+import type { EmbeddedRedis } from './redis/embedded-redis.ts';
+import { HubKeys } from './redis/keys.ts';
+import { Router } from './routing/router.ts';
+
+export interface StartHubOptions {
+  readonly logger: Logger;
+  /** Overrides `redis.url` (the CLI's --redis). */
+  readonly redisUrl?: string;
+  /** Overrides `listen.port` (the CLI's --port; 0 = any free port). */
+  readonly port?: number;
+  /** Start delivery workers (default true). False runs an ingest-only hub. */
+  readonly deliver?: boolean;
+}
+
+export interface RunningHub {
+  /** Base URL, e.g. http://127.0.0.1:2801 */
+  readonly address: string;
+  readonly redisUrl: string;
+  readonly metrics: HubMetrics;
+  /** Graceful stop: ingest first, then the writes and deliveries in flight, then Redis. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts ingest, routing and delivery for a validated configuration. */
+export async function startHub(config: HubConfig, options: StartHubOptions): Promise<RunningHub> {
+  const logger = options.logger;
+  let embedded: EmbeddedRedis | undefined;
+  let url = options.redisUrl ?? config.redis.url;
+  if (url === undefined && config.redis.sentinels === undefined && config.redis.cluster === undefined) {
+    embedded = await startEmbeddedRedis({ dataDir: config.redis.dataDir, port: config.redis.embeddedPort, logger });
+    url = embedded.url;
+  }
+  const target = redisTarget(config.redis, url ?? '');
+  const keys = new HubKeys(config.redis.prefix);
+  const producerConnection = target.producer();
+  const workerConnection = target.worker();
+  const connections: RedisClient[] = [producerConnection, workerConnection];
+  // Connection errors are reported through readiness and 503s, not thrown.
+  let lastRedisError = '';
+  for (const c of connections) {
+    c.on('error', (err: Error) => {
+      if (err.message !== lastRedisError) logger.warn({ err: err.message }, 'redis connection error');
+      lastRedisError = err.message;
+    });
+  }
+  try {
+    await waitReady(producerConnection, 15_000);
+  } catch (e) {
+    for (const c of connections) c.disconnect();
+    await embedded?.stop();
+    throw new RedisUnavailableError(`cannot reach Redis at ${target.description}: ${(e as Error).message}`, { cause: e });
+  }
+  logger.info({ redis: target.description, prefix: keys.prefix }, 'connected to redis');
+
+  const workers = new Map<string, DestinationWorker>();
+  const metrics = new HubMetrics(async () =>
+    Promise.all([...workers].map(async ([destination, w]) => ({ destination, counts: await w.jobCounts() }))),
+  );
+  const deadLetterStore = new DeadLetterStore(workerConnection, keys);
+  for (const [name, dest] of Object.entries(config.destinations)) {
+    const destLogger = logger.child({ sink: name });
+    const sink = createSink(dest.type, dest.settings, { logger: destLogger }, name);
+    workers.set(
+      name,
+      new DestinationWorker({
+        name,
+        sink,
+        delivery: dest.delivery ?? config.delivery,
+        throttle: dest.throttle,
+        keys,
+        connection: workerConnection,
+        metrics,
+        deadLetters: deadLetterStore,
+        logger: destLogger,
+        lockDurationMs: config.redis.lockDurationMs,
+      }),
+    );
+  }
+
+  const producer = new FlowProducer({ connection: producerConnection, prefix: keys.prefix });
+  producer.on('error', (err) => logger.warn({ err: (err as Error).message }, 'flow producer error'));
+  const groupCommit = new GroupCommit(producer, new Router(config), keys, metrics, {
+    maxBatchAlerts: config.ingest.maxBatchAlerts,
+    maxInFlight: config.ingest.maxInFlight,
+    timeoutMs: config.ingest.redisTimeoutMs,
+  });
+
+  const app = buildServer({
+    config,
+    logger: logger.child({ component: 'http' }),
+    metrics,
+    submit: (alerts, everyDestination) => groupCommit.submit(alerts, everyDestination),
+    redisConnected: () => producerConnection.status === 'ready',
+    redisReady: async () => {
+      try {
+        return (await Promise.race([producerConnection.ping(), new Promise<string>((r) => setTimeout(() => r('timeout'), 2000).unref())])) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    deadLetters: new DeadLetterService(deadLetterStore, workers),
+  });
+
+  if (options.deliver !== false) for (const w of workers.values()) w.start();
+  const address = await app.listen({ host: config.listen.host, port: options.port ?? config.listen.port });
+  logger.info({ address, destinations: [...workers.keys()] }, 'hub listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      logger.info('hub stopping: ingest closed, draining');
+      await app.close();
+      await groupCommit.drained();
+      await Promise.all([...workers.values()].map((w) => w.close()));
+      await producer.close();
+      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+      await embedded?.stop();
+      logger.info('hub stopped');
+    })();
+    return closing;
+  };
+  return { address, redisUrl: url ?? target.description, metrics, close };
+}

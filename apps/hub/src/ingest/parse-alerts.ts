@@ -1,0 +1,59 @@
+import { describeAlertErrors, validateAlert } from '@peregrine/alert';
+import type { Alert } from '@peregrine/alert';
+
+/** A request body that is not acceptable; `message` names the place and the field. */
+export class BadAlertsError extends Error {
+  override readonly name = 'BadAlertsError';
+  constructor(
+    readonly reason: 'invalid_json' | 'invalid_alert',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Decodes a body into raw values: a JSON object, a JSON array, or NDJSON
+ * (one JSON value per line). `ndjson` forces line mode; otherwise a body that
+ * is not one JSON value is tried as NDJSON.
+ */
+export function decodeBody(text: string, ndjson: boolean): unknown[] {
+  const trimmed = text.trim();
+  if (trimmed === '') throw new BadAlertsError('invalid_json', 'empty body: send a Falco JSON alert');
+  if (!ndjson) {
+    try {
+      const value: unknown = JSON.parse(trimmed);
+      return Array.isArray(value) ? value : [value];
+    } catch (e) {
+      if (!trimmed.includes('\n')) throw new BadAlertsError('invalid_json', `body is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  const out: unknown[] = [];
+  const lines = trimmed.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch (e) {
+      throw new BadAlertsError('invalid_json', `line ${i + 1} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Validates every value as a Falco alert. All or nothing: the first bad one
+ * fails the request with its position (for batches) and field, so the sender
+ * can fix it and resend the whole batch without duplicates.
+ */
+export function validateAlerts(values: readonly unknown[], batch: boolean): Alert[] {
+  if (values.length === 0) throw new BadAlertsError('invalid_alert', 'no alerts in the body');
+  const alerts: Alert[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const r = validateAlert(values[i]);
+    if (!r.ok) throw new BadAlertsError('invalid_alert', `${batch ? `alert [${i}]: ` : ''}${describeAlertErrors(r.errors)}`);
+    alerts[i] = r.alert;
+  }
+  return alerts;
+}
