@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { validateAlert } from '@peregrine/alert';
+import type { Alert } from '@peregrine/alert';
+import { HubConfigError, loadHubConfig, parseHubConfig } from '../src/index.ts';
+import { retryDelayMs, RetryableDeliveryError } from '../src/delivery/backoff.ts';
+import { compileMatcher } from '../src/routing/matcher.ts';
+import { bearerChecker } from '../src/http/bearer-auth.ts';
+import { falcoAlert } from './support.ts';
+
+function issuesOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof HubConfigError, String(e));
+    return e.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  assert.fail('expected HubConfigError');
+}
+
+function alert(overrides: Record<string, unknown> = {}): Alert {
+  const r = validateAlert(falcoAlert(overrides));
+  assert.ok(r.ok);
+  return r.alert;
+}
+
+test('config errors name the key path and the reason, all at once', () => {
+  const issues = issuesOf(() =>
+    parseHubConfig({
+      listen: { port: 'x' },
+      delivery: { attempts: 0 },
+      redis: { prefix: 'nohashtag' },
+      destinations: {
+        a: { type: 'slack', settings: { webhookUrl: 'not a url' } },
+        b: { type: 'carrier-pigeon' },
+      },
+      typo: true,
+    }),
+  );
+  assert.ok(issues.some((i) => i.startsWith('listen.port: ')), issues.join('\n'));
+  assert.ok(issues.some((i) => i.startsWith('delivery.attempts: ')));
+  assert.ok(issues.some((i) => i.startsWith('redis.prefix: must be a hash tag')));
+  assert.ok(issues.some((i) => i.includes('unknown key(s) "typo"')));
+  const later = issuesOf(() =>
+    parseHubConfig({
+      destinations: {
+        a: { type: 'slack', settings: { webhookUrl: 'not a url' }, match: { minimumPriority: 'loud', fields: ['k8s.ns.name'] } },
+        b: { type: 'carrier-pigeon' },
+      },
+    }),
+  );
+  assert.ok(later.some((i) => i.startsWith('destinations.a.match.minimumPriority: unknown priority "loud"')), later.join('\n'));
+  const sinkLevel = issuesOf(() => parseHubConfig({ destinations: { a: { type: 'slack', settings: { webhookUrl: 'not a url' }, match: { fields: ['k8s.ns.name'] } }, b: { type: 'carrier-pigeon' } } }));
+  assert.ok(sinkLevel.some((i) => i.startsWith('destinations.a.settings.webhookUrl: ')), sinkLevel.join('\n'));
+  assert.ok(sinkLevel.some((i) => i.startsWith('destinations.a.match.fields.0: ')));
+  assert.ok(sinkLevel.some((i) => i.startsWith('destinations.b.type: unknown sink type "carrier-pigeon"')));
+});
+
+test('YAML file with ${env:…} and ${file:…} secrets', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hub-config-'));
+  writeFileSync(join(dir, 'token'), 'file-token-0123456789abcdef\n');
+  writeFileSync(
+    join(dir, 'hub.yaml'),
+    `auth:\n  tokens: ["\${file:${join(dir, 'token')}}"]\ndestinations:\n  secops:\n    type: slack\n    settings:\n      webhookUrl: "\${env:SLACK_URL}"\n`,
+  );
+  const config = loadHubConfig(join(dir, 'hub.yaml'), { SLACK_URL: 'https://hooks.slack.com/services/T/B/X' });
+  assert.deepEqual(config.auth.tokens, ['file-token-0123456789abcdef']);
+  assert.equal(config.destinations.secops.settings.webhookUrl, 'https://hooks.slack.com/services/T/B/X');
+  const missing = issuesOf(() => loadHubConfig(join(dir, 'hub.yaml'), {}));
+  assert.deepEqual(missing.slice(0, 1), ['destinations.secops.settings.webhookUrl: environment variable SLACK_URL is not set (referenced as ${env:SLACK_URL})']);
+  writeFileSync(join(dir, 'bad.yaml'), 'destinations: [\n');
+  assert.match(issuesOf(() => loadHubConfig(join(dir, 'bad.yaml'), {}))[0], /^\(line \d+\)/);
+});
+
+test('Falcosidekick env vars become destinations', () => {
+  const config = loadHubConfig(undefined, {
+    SLACK_WEBHOOKURL: 'https://hooks.slack.com/services/T/B/X',
+    SLACK_MINIMUMPRIORITY: 'warning',
+    SLACK_OUTPUTFORMAT: 'text',
+    PAGERDUTY_ROUTINGKEY: 'abc',
+    PAGERDUTY_MINIMUMPRIORITY: '',
+    WEBHOOK_ADDRESS: 'http://example.com/hook',
+    WEBHOOK_CUSTOMHEADERS: 'Authorization:Bearer a:b,X-Team:sec',
+    LISTENPORT: '2999',
+  });
+  assert.equal(config.listen.port, 2999);
+  assert.deepEqual(Object.keys(config.destinations).sort(), ['pagerduty', 'slack', 'webhook']);
+  assert.equal(config.destinations.slack.match.minimumPriority, 'Warning');
+  assert.equal(config.destinations.slack.settings.outputFormat, 'text');
+  assert.equal(config.destinations.pagerduty.match.minimumPriority, undefined, '"" means every priority');
+  assert.equal(config.destinations.webhook.settings.customHeaders, 'Authorization:Bearer a:b,X-Team:sec');
+});
+
+test('matcher: priority, rule globs, tags any/all, sources, field conditions', () => {
+  const m = compileMatcher({
+    minimumPriority: 'Warning',
+    rules: ['Terminal shell*', 'Exact rule'],
+    tags: { any: ['shell', 'network'], all: ['container'] },
+    sources: ['syscall'],
+    fields: ['k8s.ns.name != kube-system', 'proc.name in (bash, sh)', 'container.id exists', 'user.name startswith ro'],
+  });
+  assert.equal(m(alert()), true);
+  assert.equal(m(alert({ priority: 'Notice' })), false);
+  assert.equal(m(alert({ priority: 'Emergency' })), true);
+  assert.equal(m(alert({ rule: 'Other' })), false);
+  assert.equal(m(alert({ rule: 'Exact rule' })), true);
+  assert.equal(m(alert({ tags: ['shell'] })), false, 'all: container missing');
+  assert.equal(m(alert({ tags: ['container'] })), false, 'any: none present');
+  assert.equal(m(alert({ source: 'k8s_audit' })), false);
+  assert.equal(m(alert({ output_fields: { 'k8s.ns.name': 'kube-system', 'proc.name': 'bash', 'container.id': 'x', 'user.name': 'root' } })), false);
+  assert.equal(m(alert({ output_fields: { 'proc.name': 'zsh', 'container.id': 'x', 'user.name': 'root' } })), false);
+  assert.equal(m(alert({ output_fields: { 'proc.name': 'sh', 'container.id': null, 'user.name': 'root' } })), false);
+  assert.equal(m(alert({ output_fields: { 'proc.name': 'sh', 'container.id': 'x', 'user.name': 'root' } })), true, 'missing k8s.ns.name is != kube-system');
+  assert.equal(compileMatcher({})(alert({ priority: 'Debug' })), true);
+});
+
+test('retry delay: Retry-After wins, else exponential with jitter within bounds', () => {
+  const cfg = { backoffInitialMs: 1000, backoffMaxMs: 8000 };
+  assert.equal(retryDelayMs(3, cfg, new RetryableDeliveryError('busy', 2000)), 2000);
+  assert.equal(retryDelayMs(3, cfg, new RetryableDeliveryError('busy', 60_000)), 60_000, 'Retry-After above the max is still honoured');
+  assert.equal(retryDelayMs(1, cfg, undefined, () => 0), 500);
+  assert.equal(retryDelayMs(1, cfg, undefined, () => 1), 1000);
+  assert.equal(retryDelayMs(3, cfg, undefined, () => 1), 4000);
+  assert.equal(retryDelayMs(30, cfg, undefined, () => 1), 8000);
+});
+
+test('bearer tokens: only configured tokens pass; none configured means open', () => {
+  const check = bearerChecker(['token-aaaaaaaaaaaaaaaa', 'token-bbbbbbbbbbbbbbbb']);
+  assert.ok(check);
+  assert.equal(check('Bearer token-bbbbbbbbbbbbbbbb'), true);
+  assert.equal(check('bearer token-aaaaaaaaaaaaaaaa'), true);
+  assert.equal(check('Bearer token-aaaaaaaaaaaaaaa'), false);
+  assert.equal(check('token-aaaaaaaaaaaaaaaa'), false);
+  assert.equal(check(undefined), false);
+  assert.equal(bearerChecker([]), undefined);
+});
