@@ -12,6 +12,10 @@ export interface TestRedis {
   readonly dir: string;
   /** SIGKILL then start again on the same port and dir (AOF replays). */
   restart(): Promise<void>;
+  /** SIGKILL only: Redis is unreachable until `start()`. */
+  crash(): Promise<void>;
+  /** Starts it again after `crash()` (same port and dir). */
+  start(): Promise<void>;
   /** Stop and delete the temp dir. */
   stop(): Promise<void>;
 }
@@ -36,6 +40,12 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     dir,
     async restart() {
       await kill(child, 'SIGKILL');
+      child = await launch(args);
+    },
+    async crash() {
+      await kill(child, 'SIGKILL');
+    },
+    async start() {
       child = await launch(args);
     },
     async stop() {
