@@ -84,10 +84,18 @@ struct {
 } pg_excluded_prefixes SEC(".maps");
 
 /* Set by userspace through the mmapped .bss; counts let the hot path skip empty filters. */
+volatile __u32 pg_self_tgid;
 volatile __u32 pg_npids;
 volatile __u32 pg_ncomms;
 volatile __u32 pg_nprefixes;
 volatile __u32 pg_sched_mask; /* bit 0 fork, bit 1 exec, bit 2 exit */
+/*
+ * Wake the reader only once this much data is waiting: a wakeup per record
+ * (the ring's default when the reader keeps up) costs an irq_work and a
+ * context switch each, several times the cost of the record itself. The
+ * reader also polls every flush interval, so small amounts still arrive.
+ */
+volatile __u64 pg_wakeup_bytes;
 
 static __always_inline struct pg_scratch *scratch(void)
 {
@@ -101,23 +109,25 @@ static __always_inline struct pg_counters *counters(void)
   return bpf_map_lookup_elem(&pg_counters, &zero);
 }
 
-/* Header from the current task; direct BTF loads are much cheaper than probe reads. */
-static __always_inline void fill_header(struct pg_scratch *s, __u16 kind, __u16 sc)
+/*
+ * Header from the current task. Direct BTF loads instead of helper calls:
+ * with retpolines and SRSO "safe RET" (common on cloud VMs) every helper
+ * call costs tens of ns, and the header is on every record's path.
+ */
+static __always_inline void fill_header(struct pg_scratch *s, struct task_struct *t, __u16 kind, __u16 sc)
 {
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
-  struct task_struct *t = bpf_get_current_task_btf();
-  __u64 pt = bpf_get_current_pid_tgid();
-  __u64 ug = bpf_get_current_uid_gid();
+  const struct cred *cred = t->cred;
   h->kind = kind;
   h->syscall = sc;
   h->ts_ns = bpf_ktime_get_boot_ns();
-  h->tid = (__u32)pt;
-  h->pid = pt >> 32;
+  h->tid = t->pid;
+  h->pid = t->tgid;
   h->ppid = t->real_parent->tgid;
-  h->uid = (__u32)ug;
-  h->gid = ug >> 32;
-  h->cgroup_id = bpf_get_current_cgroup_id();
-  bpf_get_current_comm(h->comm, sizeof(h->comm));
+  h->uid = cred->uid.val;
+  h->gid = cred->gid.val;
+  h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
+  __builtin_memcpy(h->comm, t->comm, sizeof(h->comm));
   h->res = 0;
   s->off = PG_HEADER_SIZE;
   s->nblobs = 0;
@@ -385,7 +395,11 @@ static __always_inline void submit(struct pg_scratch *s, struct pg_counters *c)
   h->flags = s->flags;
   if (len > PG_BUF_SIZE - 1 || len < PG_HEADER_SIZE)
     return;
-  if (bpf_ringbuf_output(&pg_ring, s->buf, len & (PG_BUF_SIZE - 1), 0))
+  /* Checking the fill level is itself a helper call: do it every 16th record. */
+  __u64 wake = BPF_RB_NO_WAKEUP;
+  if ((c->n_evts & 15) == 0 && bpf_ringbuf_query(&pg_ring, BPF_RB_AVAIL_DATA) >= pg_wakeup_bytes)
+    wake = BPF_RB_FORCE_WAKEUP;
+  if (bpf_ringbuf_output(&pg_ring, s->buf, len & (PG_BUF_SIZE - 1), wake))
     c->n_drops_buffer++;
   else
     c->n_evts++;
@@ -393,7 +407,8 @@ static __always_inline void submit(struct pg_scratch *s, struct pg_counters *c)
 
 static __always_inline int self_excluded(struct pg_counters *c, __u32 tgid)
 {
-  if (pg_npids && bpf_map_lookup_elem(&pg_excluded_pids, &tgid)) {
+  /* Our own process is the common exclusion: a compare, not a hash lookup. */
+  if (tgid == pg_self_tgid || (pg_npids && bpf_map_lookup_elem(&pg_excluded_pids, &tgid))) {
     c->n_filtered_pid++;
     return 1;
   }
@@ -442,14 +457,14 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
   if (!c)
     return 0;
   c->n_seen++;
-  if (self_excluded(c, bpf_get_current_pid_tgid() >> 32))
+  struct task_struct *t = bpf_get_current_task_btf();
+  if (self_excluded(c, t->tgid))
     return 0;
   struct pg_scratch *s = scratch();
   if (!s)
     return 0;
-  struct task_struct *t = bpf_get_current_task_btf();
   __u16 sc = d->id;
-  fill_header(s, PG_KIND_SYSCALL, sc);
+  fill_header(s, t, PG_KIND_SYSCALL, sc);
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
   h->res = ret;
   h->args[0] = regs->di;
@@ -524,7 +539,7 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent, struct task_struct *chil
   struct pg_scratch *s = scratch();
   if (!s)
     return 0;
-  fill_header(s, PG_KIND_FORK, 0);
+  fill_header(s, bpf_get_current_task_btf(), PG_KIND_FORK, 0);
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
   /* The header describes the child; args[0..1] keep the parent's tid and pid. */
   h->args[0] = h->tid;
@@ -557,7 +572,7 @@ int BPF_PROG(pg_sched_exit, struct task_struct *p)
   struct pg_scratch *s = scratch();
   if (!s)
     return 0;
-  fill_header(s, PG_KIND_EXIT, 0);
+  fill_header(s, bpf_get_current_task_btf(), PG_KIND_EXIT, 0);
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
   __builtin_memset(h->args, 0, sizeof(h->args));
   h->res = p->exit_code;
@@ -582,7 +597,7 @@ int BPF_PROG(pg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_b
   if (!s)
     return 0;
   struct task_struct *t = bpf_get_current_task_btf();
-  fill_header(s, PG_KIND_EXEC, 0);
+  fill_header(s, t, PG_KIND_EXEC, 0);
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
   __builtin_memset(h->args, 0, sizeof(h->args));
   h->args[0] = old_pid;

@@ -153,6 +153,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     if (err) Fail(env, LibbpfError("loading the BPF programs failed (verifier or permissions)", err));
     ApplySyscallTable(env, opts.Get("syscallTable").As<Napi::Uint8Array>());
     skel_->bss->pg_sched_mask = opts.Get("schedMask").As<Napi::Number>().Uint32Value();
+    skel_->bss->pg_wakeup_bytes = opts.Get("wakeupBytes").As<Napi::Number>().Uint32Value();
     // Exclusions go in before attach so not even our own set-up syscalls get through.
     ApplyFilters(env, opts.Get("filters").As<Napi::Object>());
     err = pg_probe__attach(skel_);
@@ -250,7 +251,8 @@ class Probe : public Napi::ObjectWrap<Probe> {
         Deliver();
         continue;
       }
-      int wait_ms = -1;
+      // The probe wakes us only past pg_wakeup_bytes, so poll at the flush interval too.
+      int wait_ms = static_cast<int>(flush_ms_ > 0 ? flush_ms_ : 1);
       if (current_ && current_->count > 0) {
         auto age = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - first_record).count();
         if (age >= flush_ms_) {
@@ -314,6 +316,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
     Napi::Array comms = f.Get("comms").As<Napi::Array>();
     Napi::Array prefixes = f.Get("prefixes").As<Napi::Array>();
     // Counts go to zero first so the probe never consults a half-written map.
+    skel_->bss->pg_self_tgid = 0;
     skel_->bss->pg_npids = 0;
     skel_->bss->pg_ncomms = 0;
     skel_->bss->pg_nprefixes = 0;
@@ -351,6 +354,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
       if (bpf_map_update_elem(xfd, &key, &one, BPF_ANY) != 0)
         throw Napi::Error::New(env, LibbpfError("adding a path prefix failed", -errno));
     }
+    skel_->bss->pg_self_tgid = f.Get("self").As<Napi::Number>().Uint32Value();
     skel_->bss->pg_npids = pids.Length();
     skel_->bss->pg_ncomms = comms.Length();
     skel_->bss->pg_nprefixes = prefixes.Length();

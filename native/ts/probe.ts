@@ -50,7 +50,7 @@ interface NativeIds {
 interface NativeProbe {
   start(onBatch: (batch: Buffer, count: number) => void): void;
   setSyscalls(table: Uint8Array): void;
-  setFilters(f: { pids: number[]; comms: string[]; prefixes: Array<{ syscall: number; prefix: string }> }): void;
+  setFilters(f: { self: number; pids: number[]; comms: string[]; prefixes: Array<{ syscall: number; prefix: string }> }): void;
   setSchedMask(mask: number): void;
   stats(): NativeStats;
   programIds(): NativeIds;
@@ -65,6 +65,7 @@ interface Addon {
     dropWhenBehind: boolean;
     syscallTable: Uint8Array;
     schedMask: number;
+    wakeupBytes: number;
     filters: Parameters<NativeProbe['setFilters']>[0];
   }) => NativeProbe;
   layoutVersion: number;
@@ -122,8 +123,13 @@ export interface ProbeOptions {
   readonly ringBytes?: number;
   /** Size of one batch handed to JS. Default 1 MiB, minimum 64 KiB. */
   readonly batchBytes?: number;
-  /** A partly filled batch is delivered once its first record is this old. Default 2 ms. */
+  /**
+   * A partly filled batch is delivered once its first record is this old, and the reader polls
+   * the ring this often (it is woken early only past `wakeupBytes`). Default 5 ms.
+   */
   readonly flushMs?: number;
+  /** Pending ring bytes that make the kernel wake the reader. Default min(64 KiB, ring/8). */
+  readonly wakeupBytes?: number;
   /**
    * When JS holds every batch: 'block' stops reading (the kernel ring fills and
    * the kernel counts drops), 'drop' keeps draining and counts drops in user space.
@@ -176,7 +182,8 @@ function schedMask(s: ProbeOptions['sched']): number {
 
 function nativeFilters(ex: Exclusions | undefined): Parameters<NativeProbe['setFilters']>[0] {
   const pids = [...(ex?.pids ?? [])];
-  if (ex?.self !== false) pids.push(process.pid);
+  // pid 0 is the idle task, never a syscall caller: "no self exclusion".
+  const self = ex?.self !== false ? process.pid : 0;
   const prefixes: Array<{ syscall: number; prefix: string }> = [];
   for (const p of ex?.pathPrefixes ?? []) {
     if (!p.prefix.startsWith('/')) throw new Error(`path prefix "${p.prefix}" must be absolute (start with /)`);
@@ -187,7 +194,7 @@ function nativeFilters(ex: Exclusions | undefined): Parameters<NativeProbe['setF
       prefixes.push({ syscall: t.id, prefix: p.prefix });
     }
   }
-  return { pids, comms: [...(ex?.comms ?? [])], prefixes };
+  return { self, pids, comms: [...(ex?.comms ?? [])], prefixes };
 }
 
 export class Probe {
@@ -215,10 +222,11 @@ export class Probe {
     const native = new NativeCtor({
       ringBytes,
       batchBytes,
-      flushMs: options.flushMs ?? 2,
+      flushMs: options.flushMs ?? 5,
       dropWhenBehind: options.whenBehind === 'drop',
       syscallTable: table,
       schedMask: schedMask(options.sched),
+      wakeupBytes: options.wakeupBytes ?? Math.min(64 * 1024, ringBytes / 8),
       filters,
     });
     return new Probe(native);
