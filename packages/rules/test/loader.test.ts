@@ -488,6 +488,20 @@ describe('exceptions', () => {
   });
 });
 
+describe('outputs', () => {
+  it('an invalid output token is LOAD_ERR_COMPILE_OUTPUT at its position in the file', () => {
+    const e = loadFails('- rule: r\n  desc: d\n  condition: evt.type = open\n  output: "file %fd.nme"\n  priority: INFO\n', 'fd.nme');
+    assert.equal(e.code, 'LOAD_ERR_COMPILE_OUTPUT');
+    assert.deepEqual([e.line, e.col, e.item?.name], [4, 17, 'r']);
+  });
+
+  it('skip-if-unknown-filter also covers unknown output fields', () => {
+    const r = loadOk(`${RULE('r', 'evt.type = open')}${RULE('s', 'evt.type = open', '  skip-if-unknown-filter: true').replace('out %proc.name', 'out %proc.futurefield')}`);
+    warning(r, 'LOAD_UNKNOWN_FILTER', 'proc.futurefield');
+    assert.deepEqual(r.rules?.rules.map((x) => x.name), ['r']);
+  });
+});
+
 describe('skip-if-unknown-filter', () => {
   it('turns an unknown field into a warning and drops the rule', () => {
     const r = loadOk(`${RULE('skipped', 'evt.type = open and proc.futurefield = 1', '  skip-if-unknown-filter: true')}${RULE('kept', 'evt.type = open')}`);
