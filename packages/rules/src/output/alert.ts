@@ -1,0 +1,100 @@
+/**
+ * Builds Falco JSON alerts for a rule (falco `formats.cpp`, json_output:
+ * true): keys hostname, output, output_fields, priority, rule, source, tags,
+ * time (alphabetical, as nlohmann's std::map prints them), plus Peregrine's
+ * `uuid`. `output` is "HH:MM:SS.nnnnnnnnn: Priority message" with the event
+ * time in UTC; `time` is RFC 3339 UTC with nine fractional digits;
+ * `output_fields` has the format's fields (sorted) with `evt.time` merged in
+ * as integer nanoseconds.
+ *
+ * Everything that does not depend on the event is done once per rule; per
+ * event it is one pass over the compiled format plus the time formatting.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Alert, OutputFieldValue, Priority } from '@peregrine/alert';
+import { formatRfc3339 } from '@peregrine/alert';
+import type { FieldExtractor, FieldValue } from '../extract.ts';
+import { resolveField } from '../fields/index.ts';
+import { compareKeys, compileOutputFormat, suggestedOutputSuffix } from './format.ts';
+
+export interface AlertRule {
+  readonly name: string;
+  readonly priority: Priority;
+  readonly tags: readonly string[];
+  readonly source: string;
+  readonly output: string;
+}
+
+export interface AlertBuilderOptions {
+  /** The alert's `hostname`. */
+  readonly hostname: string;
+  /**
+   * Append the container plugin's suggested fields to syscall rules' outputs,
+   * as Falco's default falco.yaml (`append_output: [{suggested_output: true}]`)
+   * does. Default true; pass false when the loader has appended them already.
+   */
+  readonly suggestedOutput?: boolean;
+  /** Clock for events without `evt.time` (nanoseconds since the epoch). Default: the system clock. */
+  readonly now?: () => bigint;
+}
+
+const EVT_TIME = resolveField('evt.time', undefined);
+
+/** Nanoseconds since the epoch from an extracted evt.time (bigint, number, numeric string or ISO text). */
+export function toEpochNanos(v: FieldValue): bigint | undefined {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? BigInt(Math.trunc(v)) : undefined;
+  if (typeof v === 'string' && /^\d+$/.test(v)) return BigInt(v);
+  return undefined;
+}
+
+function systemNanos(): bigint {
+  const ms = BigInt(Date.now());
+  return ms * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+}
+
+const two = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+/** `HH:MM:SS.nnnnnnnnn` (UTC) and the RFC 3339 time for an instant in ns. */
+export function formatEventTime(ns: bigint): { clock: string; rfc3339: string } {
+  const epochMs = Number(ns / 1_000_000n);
+  let nanos = Number(ns % 1_000_000_000n);
+  if (nanos < 0) nanos += 1_000_000_000;
+  const d = new Date(epochMs);
+  const clock = `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}.${String(nanos).padStart(9, '0')}`;
+  return { clock, rfc3339: formatRfc3339({ epochMs, nanos }) };
+}
+
+/** Returns a function that turns a matching event into the rule's Falco JSON alert. */
+export function createAlertBuilder<E>(rule: AlertRule, extractor: FieldExtractor<E>, options: AlertBuilderOptions): (event: E) => Alert {
+  const suffix = options.suggestedOutput === false ? '' : suggestedOutputSuffix(rule.source);
+  const format = compileOutputFormat(rule.output + suffix, extractor);
+  const getTime = extractor.accessor(EVT_TIME);
+  const now = options.now ?? systemNanos;
+  const tags = [...new Set(rule.tags)].sort(compareKeys);
+  const keys = [...new Set([...format.keys, EVT_TIME.text])].sort(compareKeys);
+  const prefix = `: ${rule.priority} `;
+  const { hostname } = options;
+  const { name, priority, source } = rule;
+
+  return (event: E): Alert => {
+    const ns = toEpochNanos(getTime(event)) ?? now();
+    const { clock, rfc3339 } = formatEventTime(ns);
+    const rendered = format.render(event);
+    const fields: Record<string, OutputFieldValue> = {};
+    for (const k of keys) fields[k] = k === EVT_TIME.text ? Number(ns) : (rendered.fields[k] ?? null);
+    // Property order is the JSON order: Falco's alphabetical keys, then uuid.
+    const alert: Omit<Alert, 'uuid'> & { uuid: string } = {
+      hostname,
+      output: clock + prefix + rendered.text,
+      output_fields: fields,
+      priority,
+      rule: name,
+      source,
+      tags: [...tags],
+      time: rfc3339,
+      uuid: randomUUID(),
+    };
+    return alert;
+  };
+}
