@@ -2,7 +2,7 @@
  * Replays a capture: decodes every chunk, rebuilds process state and yields
  * the syscall records as ReplayEvents for the rules engine.
  */
-import { forEachRecord } from '../decode.ts';
+import { decodeRecord } from '../decode.ts';
 import { CaptureReader, ChunkType } from '../capture.ts';
 import { ReplayEvent, type ReplayContext } from './event.ts';
 import { ProcessTable } from './state.ts';
@@ -20,17 +20,22 @@ export function contextFor(reader: CaptureReader): ReplayContext {
   };
 }
 
-/** Every syscall record of the capture, in order, with process state applied. */
+/**
+ * Every syscall record of the capture, in order, with process state applied
+ * up to and including that record: consume each event before pulling the
+ * next (state moves on, e.g. a parent's exit removes it from the table).
+ */
 export async function* replayEvents(reader: CaptureReader, ctx: ReplayContext = contextFor(reader)): AsyncGenerator<ReplayEvent> {
   let num = 0;
   for await (const chunk of reader.chunks()) {
     if (chunk.type !== ChunkType.EVENTS) continue;
-    const out: ReplayEvent[] = [];
-    forEachRecord(chunk.payload, (raw) => {
+    const buf = chunk.payload;
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    for (let off = 0; off < buf.length; off += dv.getUint32(off, true)) {
+      const raw = decodeRecord(buf, dv, off);
       num++;
       const proc = ctx.processes.apply(raw);
-      if (raw.kind === 'syscall') out.push(new ReplayEvent(raw, num, proc, ctx));
-    });
-    yield* out;
+      if (raw.kind === 'syscall') yield new ReplayEvent(raw, num, proc, ctx);
+    }
   }
 }
