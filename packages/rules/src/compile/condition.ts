@@ -9,11 +9,10 @@
  */
 import type { BinaryCheckExpr, Expr, UnaryCheckExpr } from '../condition/ast.ts';
 import type { FieldExtractor, FieldValue, ScalarFieldValue } from '../extract.ts';
-import { isKnownEventType, parseConstant, resolveField } from '../fields/index.ts';
+import { comparabilityError, isKnownEventType, parseConstant, resolveField } from '../fields/index.ts';
 import { ConditionCompileError, type CompileWarning } from './errors.ts';
 import { compileOperand, type CompiledOperand, type OperandContext } from './operand.ts';
 import {
-  assertComparable,
   baseOp,
   modifierTest,
   scalarTest,
@@ -85,7 +84,7 @@ function compileExists<E>(expr: UnaryCheckExpr, ctx: OperandContext<E>): Compile
   return (ev) => get(ev) !== undefined;
 }
 
-function parseValue(left: CompiledOperand<unknown>, raw: string, pos: Expr['pos']): ScalarFieldValue {
+function parseValue(left: Pick<CompiledOperand<unknown>, 'type' | 'text'>, raw: string, pos: Expr['pos']): ScalarFieldValue {
   try {
     return parseConstant(left.type, raw);
   } catch (e) {
@@ -93,7 +92,7 @@ function parseValue(left: CompiledOperand<unknown>, raw: string, pos: Expr['pos'
   }
 }
 
-function checkEventTypes(left: CompiledOperand<unknown>, values: readonly string[], pos: Expr['pos']): void {
+function checkEventTypes(left: Pick<CompiledOperand<unknown>, 'field'>, values: readonly string[], pos: Expr['pos']): void {
   if (left.field?.name !== 'evt.type') return;
   for (const v of values) {
     if (!isKnownEventType(v)) throw new ConditionCompileError(`unknown event type ${v}`, pos);
@@ -123,11 +122,8 @@ function compileBinary<E>(expr: BinaryCheckExpr, ctx: OperandContext<E>): Compil
   const op = expr.op;
   const base = baseOp(op);
   const modifier = op.includes(' ') ? op.slice(op.indexOf(' ') + 1) : undefined;
-  try {
-    assertComparable(kind, left.multi && !left.anyElement, base, left.text);
-  } catch (e) {
-    throw new ConditionCompileError((e as Error).message, expr.pos);
-  }
+  const notComparable = comparabilityError(left.type, base, left.multi && !left.anyElement);
+  if (notComparable) throw new ConditionCompileError(`${notComparable} (field '${left.text}')`, expr.pos);
   const right = expr.right;
 
   if (right.kind === 'field' || right.kind === 'transformer') {

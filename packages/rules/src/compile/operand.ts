@@ -73,7 +73,8 @@ function requireSingleOperand<E>(
     throw new ConditionCompileError(`transformer '${node.transformer}' takes exactly one field or transformer`, node.pos);
   }
   const inner = compileOperand(arg, ctx);
-  if (inner.field?.noTransformer) {
+  // val() is not a transformer: it only moves a field to the right-hand side.
+  if (node.transformer !== 'val' && inner.field?.noTransformer) {
     throw new ConditionCompileError(`field '${inner.text}' does not support transformers`, arg.pos);
   }
   return inner;

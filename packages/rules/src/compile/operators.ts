@@ -1,6 +1,6 @@
 /**
- * Comparison operators: which field types accept which operator (libs
- * `flt_is_comparable`), and the scalar test each operator compiles to.
+ * Comparison operators: the scalar test each operator compiles to (which
+ * field types accept which operator is the registry's `comparabilityError`).
  * A test receives one extracted scalar that is known to exist; "missing"
  * is handled one level up, where every check on a missing value is false.
  */
@@ -8,7 +8,7 @@ import type { FieldType, ScalarFieldValue } from '../extract.ts';
 import { ConditionCompileError } from './errors.ts';
 import { globToRegExp } from './glob.ts';
 import { compilePathPrefixes } from './pmatch.ts';
-import { ipMatcher } from './ip.ts';
+import { ipInCidr, parseCidr, parseIp } from '../fields/index.ts';
 
 export type ValueKind = 'string' | 'bytes' | 'numeric' | 'bool' | 'ip' | 'ipnet';
 
@@ -33,40 +33,6 @@ export function valueKindOf(type: FieldType): ValueKind {
   }
 }
 
-const ALLOWED: Record<ValueKind | 'list', ReadonlySet<string>> = {
-  numeric: new Set(['=', '==', '!=', '<', '<=', '>', '>=', 'in', 'intersects', 'exists']),
-  bool: new Set(['=', '==', '!=', 'in', 'intersects', 'exists']),
-  string: new Set([
-    '=', '==', '!=', '<', '<=', '>', '>=', 'contains', 'icontains', 'startswith', 'endswith',
-    'glob', 'iglob', 'regex', 'in', 'intersects', 'pmatch', 'exists',
-  ]),
-  bytes: new Set(['=', '==', '!=', 'contains', 'in', 'exists', 'startswith', 'endswith', 'intersects', 'bcontains', 'bstartswith']),
-  ip: new Set(['=', '==', '!=', 'in', 'exists', 'intersects']),
-  ipnet: new Set(['=', '==', '!=', 'in', 'exists', 'intersects']),
-  list: new Set(['in', 'intersects', 'exists']),
-};
-
-const KIND_NAME: Record<ValueKind | 'list', string> = {
-  numeric: 'numeric',
-  bool: 'boolean',
-  string: 'string',
-  bytes: 'buffer',
-  ip: 'IP address',
-  ipnet: 'IP network',
-  list: 'list',
-};
-
-/** Throws the libs-style error when `op` cannot be applied to a value of `kind`. */
-export function assertComparable(kind: ValueKind, isList: boolean, op: string, fieldText: string): void {
-  const base = baseOp(op);
-  const table = isList ? ALLOWED.list : ALLOWED[kind];
-  if (!table.has(base)) {
-    throw new ConditionCompileError(
-      `filter error: '${op}' operator not supported for ${KIND_NAME[isList ? 'list' : kind]} filters (field '${fieldText}')`,
-    );
-  }
-}
-
 /** The operator without its modifier: `= oneof` → `=`. */
 export function baseOp(op: string): string {
   const space = op.indexOf(' ');
@@ -74,6 +40,16 @@ export function baseOp(op: string): string {
 }
 
 export type ScalarTest = (value: ScalarFieldValue) => boolean;
+
+/** An address constant matches that address; a network constant (CIDR) matches the addresses in it. */
+function ipMatcher(constant: string): (value: string) => boolean {
+  const net = parseCidr(constant);
+  if (!net) throw new ConditionCompileError(`'${constant}' is not a valid IP address or network`);
+  return (value) => {
+    const ip = parseIp(value);
+    return ip !== undefined && ipInCidr(ip, net);
+  };
+}
 
 function hexToBinary(hex: string, op: string): string {
   if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) {
