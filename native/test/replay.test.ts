@@ -4,7 +4,7 @@
  * Falco fields the raw events carry come out as Falco would show them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -177,6 +177,8 @@ describe('replay extractor', () => {
     assert.equal(get(exec, 'proc.args'), `-c ${SYSC} mkdir from-shell 0755; exit 0`);
     assert.equal(get(exec, 'proc.env', 'PG_TEST_ENV'), '1');
     assert.equal(get(exec, 'proc.ppid'), process.pid);
+    // This test process is excluded from the capture; replay knows it from the /proc snapshot.
+    assert.equal(get(exec, 'proc.pname'), readFileSync('/proc/self/comm', 'utf8').trim());
     const loginuid = get(exec, 'user.loginuid');
     assert.ok(typeof loginuid === 'number' && (loginuid === -1 || loginuid >= 0), 'loginuid from the exec record (-1 = unset)');
   });

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { arch, hostname, release } from 'node:os';
 import { CaptureWriter, type CaptureMetadata } from './capture.ts';
 import { DEFAULT_SYSCALLS } from './layout.ts';
+import { snapshotProcesses } from './proc-snapshot.ts';
 import { Probe, bootEpochNs, type ProbeOptions, type ProbeStats } from './probe.ts';
 
 export interface CaptureOptions extends Omit<ProbeOptions, 'syscalls'> {
@@ -53,6 +54,7 @@ export async function runCapture(opts: CaptureOptions): Promise<CaptureSummary> 
     users: readIdNames('/etc/passwd'),
     groups: readIdNames('/etc/group'),
     tool: 'peregrine capture',
+    processes: snapshotProcesses(),
   };
   const writer = CaptureWriter.create(opts.out, metadata, bootEpochNs());
   const started = Date.now();

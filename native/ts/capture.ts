@@ -8,6 +8,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { EVENT_LAYOUT_VERSION } from './layout.ts';
 import { countRecords } from './decode.ts';
+import type { ProcessSnapshot } from './proc-snapshot.ts';
 
 export const CAPTURE_MAGIC = 'PGCAPTUR';
 export const CAPTURE_FORMAT_VERSION = 1;
@@ -27,6 +28,8 @@ export interface CaptureMetadata {
   readonly users: Record<string, string>;
   readonly groups: Record<string, string>;
   readonly tool: string;
+  /** Processes alive at capture start (from /proc), so replay knows pre-existing parents. */
+  readonly processes?: readonly ProcessSnapshot[];
 }
 
 export interface CaptureHeader {

@@ -11,9 +11,11 @@ export function contextFor(reader: CaptureReader): ReplayContext {
   const m = reader.header.metadata;
   const toMap = (r: Record<string, string> | undefined): Map<number, string> =>
     new Map(Object.entries(r ?? {}).map(([k, v]) => [Number(k), v]));
+  const processes = new ProcessTable();
+  for (const p of m.processes ?? []) processes.seed(p);
   return {
     hostname: m.hostname,
-    processes: new ProcessTable(),
+    processes,
     bootEpochNs: reader.header.bootEpochNs,
     users: toMap(m.users),
     groups: toMap(m.groups),

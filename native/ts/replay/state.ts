@@ -5,6 +5,7 @@
  * syscall headers carry (pid, ppid, comm, uid, gid).
  */
 import type { RawEvent } from '../decode.ts';
+import type { ProcessSnapshot } from '../proc-snapshot.ts';
 
 export interface ProcessInfo {
   pid: number;
@@ -49,6 +50,28 @@ export class ProcessTable {
 
   get size(): number {
     return this.#procs.size;
+  }
+
+  /** Adds a process known from a /proc snapshot (kept unless an event already described it). */
+  seed(p: ProcessSnapshot): void {
+    if (this.#procs.has(p.pid)) return;
+    this.#procs.set(p.pid, {
+      pid: p.pid,
+      ppid: p.ppid,
+      name: p.comm,
+      exe: p.argv[0],
+      exepath: p.exepath,
+      args: p.argv.slice(1),
+      cwd: p.cwd,
+      uid: p.uid,
+      gid: p.gid,
+      loginuid: p.loginuid,
+      tty: p.tty,
+      pgid: p.pgid,
+      sid: p.sid,
+      cgroupId: 0n,
+      fromExec: true,
+    });
   }
 
   get(pid: number): ProcessInfo | undefined {
