@@ -8,6 +8,7 @@
  * fields with `in` need every element in the set, with `intersects` one.
  */
 import type { BinaryCheckExpr, Expr, UnaryCheckExpr } from '../condition/ast.ts';
+import { parseOperand } from '../condition/parser.ts';
 import type { FieldExtractor, FieldValue, ScalarFieldValue } from '../extract.ts';
 import { comparabilityError, isKnownEventType, parseConstant, resolveField } from '../fields/index.ts';
 import { ConditionCompileError, type CompileWarning } from './errors.ts';
@@ -25,7 +26,6 @@ import {
 export type CompiledCondition<E> = (event: E) => boolean;
 
 const LIST_OPS = new Set(['in', 'intersects', 'pmatch']);
-const FIELD_LIKE = /^[a-zA-Z]+[a-zA-Z0-9_]*(?:\.[a-zA-Z]+[a-zA-Z0-9_]*)+$/;
 
 export function compileCondition<E>(
   expr: Expr,
@@ -99,18 +99,27 @@ function checkEventTypes(left: Pick<CompiledOperand<unknown>, 'field'>, values: 
   }
 }
 
-/** Falco warns when a constant is spelled like a field: `proc.name = proc.pname` compares to the text. */
+/**
+ * Falco warns when a constant is spelled like a field or a transformer
+ * (`proc.name = proc.pname` compares with the text "proc.pname"): the value,
+ * trimmed, parses as one and names a known field.
+ */
 function warnFieldLikeConstants(values: readonly string[], pos: Expr['pos'], warnings: CompileWarning[]): void {
   for (const v of values) {
-    if (!FIELD_LIKE.test(v)) continue;
+    const trimmed = v.trim();
+    if (!trimmed.includes('.')) continue;
+    let operand;
     try {
-      resolveField(v, undefined);
+      operand = parseOperand(trimmed);
+      if (operand.kind === 'field') resolveField(operand.field, operand.arg);
     } catch {
       continue;
     }
+    const what = operand.kind === 'field' ? 'field' : 'field transformer';
+    const fix = operand.kind === 'field' ? `; use val(${trimmed}) to compare with the field` : '';
     warnings.push({
       code: 'LOAD_COMPILE_CONDITION',
-      message: `string '${v}' may be a valid field misused as a const string value (use val(${v}) to compare with the field)`,
+      message: `'${v}' may be a valid ${what} misused as a const string value${fix}`,
       pos,
     });
   }
