@@ -478,7 +478,8 @@ describe('exceptions', () => {
     const ex = (body: string): string => RULE('r', 'evt.type = open', `  exceptions:\n${body}`);
     loadFails(ex('    - name: e\n      fields: [proc.name, fd.name]\n      comps: [=]\n      values: [[a, b]]'), 'Fields and comps lists must have equal length');
     loadFails(ex('    - name: e\n      fields: [proc.name, fd.name]\n      values: [[a]]'), 'Fields and values lists must have equal length');
-    loadFails(ex('    - name: e\n      fields: [proc.nope]\n      values: [[a]]'), "'proc.nope' is not a supported filter field");
+    const unknown = loadFails(ex('    - name: e\n      fields: [proc.nope]\n      values: [[a]]'), "'proc.nope' is not a supported filter field");
+    assert.deepEqual([unknown.line, unknown.col, unknown.item, unknown.via], [9, 16, { kind: 'exception', name: 'e' }, { kind: 'rule', name: 'r' }]);
     loadFails(ex('    - name: e\n      fields: [proc.name]\n      comps: [frobulate]\n      values: [[a]]'), "'frobulate' is not a supported comparison operator");
     loadFails(ex('    - name: e\n      fields: proc.name\n      comps: =\n      values: [a]'), 'When fields is a single value, comps must be one of (in, pmatch, intersects)');
     loadFails(ex('    - name: e\n      fields: proc.name\n      values: [[a]]'), 'Expected values array to contain a list of strings');

@@ -58,7 +58,10 @@ export interface Location {
   readonly col: number;
   /** The rule, macro or list the diagnostic is about. */
   readonly item?: ItemRef;
-  /** When the place lies in another item than `item` (a macro used by the rule), that item. */
+  /**
+   * Context for `item`: the macro a rule's position lies in, or the rule an
+   * exception belongs to.
+   */
   readonly via?: ItemRef;
 }
 
@@ -72,7 +75,7 @@ export interface Diagnostic {
   readonly line: number;
   readonly col: number;
   readonly item?: ItemRef;
-  /** The macro the position lies in, when it is not `item` itself. */
+  /** Context: the macro a rule's position lies in, or the rule an exception belongs to. */
   readonly via?: ItemRef;
 }
 

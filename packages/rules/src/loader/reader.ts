@@ -95,6 +95,12 @@ class ItemReader {
     return this.file.at(nodeOffset(node), item);
   }
 
+  /** The location of `node`, about the same item (and context) as `ctx`. */
+  private at(node: unknown, ctx: Location): Location {
+    const loc = this.file.at(nodeOffset(node), ctx.item);
+    return ctx.via ? { ...loc, via: ctx.via } : loc;
+  }
+
   private fail(message: string, loc: Location): never {
     throw new LoadFailure('LOAD_ERR_YAML_VALIDATE', message, loc);
   }
@@ -112,7 +118,7 @@ class ItemReader {
       this.fail(`Item has no mapping for key '${key}'`, ctx);
     }
     if (isNull(e.value)) this.fail(`Mapping for key '${key}' is empty`, ctx);
-    const valctx = this.loc(e.value, ctx.item);
+    const valctx = this.at(e.value, ctx);
     if (!isScalarNode(e.value)) this.fail('Value is not a scalar value', valctx);
     const text = scalarText(e.value);
     if (text === '') this.fail('Value must be non-empty', valctx);
@@ -129,7 +135,7 @@ class ItemReader {
     const v = this.decodeScalar(m, key, ctx, optional);
     if (!v) return undefined;
     const b = decodeYamlBool(v.text);
-    if (b === undefined) this.fail("Can't decode YAML scalar value", this.loc(v.node, ctx.item));
+    if (b === undefined) this.fail("Can't decode YAML scalar value", this.at(v.node, ctx));
     return b;
   }
 
@@ -137,7 +143,7 @@ class ItemReader {
     const v = this.decodeScalar(m, key, ctx, optional);
     if (!v) return undefined;
     const n = decodeYamlUnsigned(v.text, max);
-    if (n === undefined) this.fail("Can't decode YAML scalar value", this.loc(v.node, ctx.item));
+    if (n === undefined) this.fail("Can't decode YAML scalar value", this.at(v.node, ctx));
     return n;
   }
 
@@ -147,21 +153,22 @@ class ItemReader {
       if (optional) return undefined;
       this.fail(`Item has no mapping for key '${key}'`, ctx);
     }
-    const valctx = this.loc(e.value, ctx.item);
+    const valctx = this.at(e.value, ctx);
     if (!isSeqNode(e.value)) this.fail('Value is not a sequence', valctx);
     const out: string[] = [];
     for (const raw of e.value.items) {
       const v = deref(this.doc, raw);
-      if (!isScalarNode(v)) this.fail('sequence value is not scalar', this.loc(v ?? raw, ctx.item));
+      if (!isScalarNode(v)) this.fail('sequence value is not scalar', this.at(v ?? raw, ctx));
       out.push(scalarText(v));
     }
     return out;
   }
 
-  private warnUnknownKeys(m: MapView, known: ReadonlySet<string>, item: ItemRef): void {
+  private warnUnknownKeys(m: MapView, known: ReadonlySet<string>, item: ItemRef, via?: ItemRef): void {
     for (const k of m.keys()) {
       if (!known.has(k.name)) {
-        this.env.sink.warn('LOAD_UNKNOWN_KEY', `Unknown key '${k.name}'. The key will be ignored.`, this.loc(k.node, item));
+        const loc = this.loc(k.node, item);
+        this.env.sink.warn('LOAD_UNKNOWN_KEY', `Unknown key '${k.name}'. The key will be ignored.`, via ? { ...loc, via } : loc);
       }
     }
   }
@@ -177,13 +184,13 @@ class ItemReader {
     const replace = new Set<string>();
     const e = m.get('override');
     if (!e || isNull(e.value)) return { append, replace };
-    if (!isMapNode(e.value)) this.fail("Value of 'override' must be a mapping", this.loc(e.value, ctx.item));
+    if (!isMapNode(e.value)) this.fail("Value of 'override' must be a mapping", this.at(e.value, ctx));
     for (const pair of e.value.items) {
       const keyNode = deref(this.doc, pair.key);
       const valNode = deref(this.doc, pair.value);
       const key = keyNode && isScalarNode(keyNode) ? scalarText(keyNode) : '';
       const op = valNode && isScalarNode(valNode) ? scalarText(valNode) : '';
-      const keyctx = this.loc(keyNode ?? pair.key, ctx.item);
+      const keyctx = this.at(keyNode ?? pair.key, ctx);
       if (op === 'append') {
         if (!appendable.has(key)) this.fail(`Key '${key}' cannot be appended to, use 'replace' instead`, keyctx);
         append.add(key);
@@ -192,7 +199,7 @@ class ItemReader {
         replace.add(key);
       } else {
         const allowed = `${appendable.has(key) ? 'append ' : ''}${replaceable.has(key) ? 'replace ' : ''}`;
-        this.fail(`Invalid override operation for key '${key}': '${op}'. Allowed values are: ${allowed}`, this.loc(valNode ?? pair.value, ctx.item));
+        this.fail(`Invalid override operation for key '${key}': '${op}'. Allowed values are: ${allowed}`, this.at(valNode ?? pair.value, ctx));
       }
     }
     return { append, replace };
@@ -243,7 +250,7 @@ class ItemReader {
     if (!isSeqNode(e.value)) this.fail('Value of required_plugin_versions must be a sequence', ctx);
     for (const raw of e.value.items) {
       const plugin = deref(this.doc, raw);
-      const tmp = this.loc(plugin ?? raw, ctx.item);
+      const tmp = this.at(plugin ?? raw, ctx);
       if (!isMapNode(plugin)) this.fail('Plugin version must be a mapping', tmp);
       const pm = this.view(plugin);
       const name = this.decodeString(pm, 'name', tmp);
@@ -318,7 +325,7 @@ class ItemReader {
   private priorityOf(m: MapView, ctx: Location): Priority {
     const v = this.decodeScalar(m, 'priority', ctx, false)!;
     const p = parseFalcoPriority(v.text);
-    if (!p) this.fail('Invalid priority', this.loc(v.node, ctx.item));
+    if (!p) this.fail('Invalid priority', this.at(v.node, ctx));
     return p;
   }
 
@@ -446,7 +453,7 @@ class ItemReader {
       if (optional) return out;
       this.fail(`Item has no mapping for key '${key}'`, ctx);
     }
-    const valctx = this.loc(node, ctx.item);
+    const valctx = this.at(node, ctx);
     out.loc = valctx;
     if (isScalarNode(node)) {
       const text = scalarText(node);
@@ -456,7 +463,7 @@ class ItemReader {
       out.isList = true;
       for (const raw of node.items) {
         const v = deref(this.doc, raw);
-        out.items.push(this.decodeEntry(v, true, '', this.loc(v ?? raw, ctx.item), false));
+        out.items.push(this.decodeEntry(v, true, '', this.at(v ?? raw, ctx), false));
       }
     }
     return out;
@@ -470,12 +477,13 @@ class ItemReader {
     if (!isSeqNode(e.value)) this.fail('Rule exceptions must be a sequence', exsCtx);
     for (const raw of e.value.items) {
       const ex = deref(this.doc, raw);
-      const tmp = this.loc(ex ?? raw, rule);
+      const tmp: Location = { ...this.loc(ex ?? raw, { kind: 'exception', name: '' }), via: rule };
       if (!isMapNode(ex)) this.fail('Rule exception must be a mapping', tmp);
       const em = this.view(ex);
       const name = this.decodeString(em, 'name', tmp);
-      const exCtx = this.loc(ex, rule);
-      this.warnUnknownKeys(em, EXCEPTION_KEYS, rule);
+      const exRef: ItemRef = { kind: 'exception', name };
+      const exCtx: Location = { ...this.loc(ex, exRef), via: rule };
+      this.warnUnknownKeys(em, EXCEPTION_KEYS, exRef, rule);
       if (out.some((x) => x.name === name)) {
         this.env.sink.warn('LOAD_EXCEPTION_NAME_NOT_UNIQUE', `Multiple definitions of exception '${name}' in the same rule`, exCtx);
       }
@@ -490,11 +498,11 @@ class ItemReader {
       };
       const vals = em.get('values');
       if (vals) {
-        const valsCtx = this.loc(vals.value ?? vals.key, rule);
+        const valsCtx = this.at(vals.value ?? vals.key, exCtx);
         if (!isSeqNode(vals.value)) this.fail('Rule exception values must be a sequence', valsCtx);
         for (const rawVal of vals.value.items) {
           const v = deref(this.doc, rawVal);
-          info.values.push(this.decodeEntry(v, v !== undefined, '', this.loc(v ?? rawVal, rule), false));
+          info.values.push(this.decodeEntry(v, v !== undefined, '', this.at(v ?? rawVal, exCtx), false));
         }
       } else if (append) {
         this.env.sink.warn('LOAD_APPEND_NO_VALUES', 'Overriding/appending exception with no values', exCtx);
