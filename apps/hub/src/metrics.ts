@@ -24,6 +24,12 @@ export class HubMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly writeBatch = new Histogram({
+    name: 'peregrine_hub_ingest_write_alerts',
+    help: 'Alerts per Redis transaction at ingest (group commit: requests that arrive together share one write)',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+    registers: [this.registry],
+  });
   readonly queueDepth: Gauge<'destination' | 'state'>;
 
   constructor(jobCounts: () => Promise<Array<{ destination: string; counts: Record<string, number> }>>) {

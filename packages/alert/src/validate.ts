@@ -53,9 +53,8 @@ export function validateAlert(input: unknown): AlertValidation {
   if (typeof raw.time !== 'string') {
     errors.push({ field: 'time', message: raw.time === undefined ? 'is required' : `must be an RFC 3339 string, got ${describe(raw.time)}` });
   } else {
-    const parsed = parseRfc3339(raw.time);
-    if (parsed === undefined) errors.push({ field: 'time', message: `"${clip(raw.time)}" is not an RFC 3339 time such as 2024-06-10T06:13:20.123456789Z` });
-    else time = formatRfc3339(parsed);
+    time = canonicalTime(raw.time);
+    if (time === undefined) errors.push({ field: 'time', message: `"${clip(raw.time)}" is not an RFC 3339 time such as 2024-06-10T06:13:20.123456789Z` });
   }
 
   const uuid = optionalString(raw, 'uuid', errors);
@@ -85,6 +84,28 @@ export function validateAlert(input: unknown): AlertValidation {
 /** The errors as one line, e.g. `rule: is required; time: "x" is not an RFC 3339 time …`. */
 export function describeAlertErrors(errors: readonly AlertFieldError[]): string {
   return errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+}
+
+const CANONICAL_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{9}Z$/;
+
+/**
+ * The time as UTC with nine fractional digits, or undefined if it is not RFC
+ * 3339. Falco's own form is already canonical and is kept as it is, without a
+ * Date round trip on the ingest hot path.
+ */
+function canonicalTime(text: string): string | undefined {
+  if (CANONICAL_TIME.test(text) && isCalendarDate(text)) return text;
+  const parsed = parseRfc3339(text);
+  return parsed === undefined ? undefined : formatRfc3339(parsed);
+}
+
+/** The day exists in that month (the regex already bounds every part). */
+function isCalendarDate(text: string): boolean {
+  const day = Number(text.slice(8, 10));
+  if (day <= 28) return true;
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(5, 7));
+  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 function fail(field: string, message: string): AlertValidation {

@@ -47,6 +47,7 @@ test('each bad field is named', () => {
     [{ ...FALCO_ALERT, priority: 3 }, 'priority', /must be a string/],
     [{ ...FALCO_ALERT, time: 'yesterday' }, 'time', /RFC 3339/],
     [{ ...FALCO_ALERT, time: '2024-02-30T00:00:00Z' }, 'time', /RFC 3339/],
+    [{ ...FALCO_ALERT, time: '2023-02-29T00:00:00.000000000Z' }, 'time', /RFC 3339/],
     [{ ...FALCO_ALERT, tags: 'shell' }, 'tags', /array/],
     [{ ...FALCO_ALERT, output_fields: { a: { nested: 1 } } }, 'output_fields["a"]', /got an object/],
   ];
@@ -66,4 +67,6 @@ test('times with offsets become UTC with nine fractional digits', () => {
   assert.ok(t);
   assert.equal(formatRfc3339(t), '2024-06-10T06:13:20.500000000Z');
   assert.equal(parseRfc3339('2024-06-10 06:13:20Z'), undefined);
+  const leap = validateAlert({ ...FALCO_ALERT, time: '2024-02-29T23:59:59.999999999Z' });
+  assert.equal(leap.ok && leap.alert.time, '2024-02-29T23:59:59.999999999Z');
 });

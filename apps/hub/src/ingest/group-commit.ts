@@ -37,7 +37,6 @@ export interface GroupCommitOptions {
  */
 export class GroupCommit {
   private queue: Pending[] = [];
-  private queuedAlerts = 0;
   private inFlight = 0;
   private scheduled = false;
   private readonly idle: Array<() => void> = [];
@@ -54,7 +53,6 @@ export class GroupCommit {
   submit(alerts: readonly Alert[], everyDestination = false): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ alerts, everyDestination, receivedAt: Date.now(), resolve, reject });
-      this.queuedAlerts += alerts.length;
       this.schedule();
     });
   }
@@ -85,7 +83,6 @@ export class GroupCommit {
         batch.push(next);
         count += next.alerts.length;
       }
-      this.queuedAlerts -= count;
       this.inFlight++;
       void this.write(batch).finally(() => {
         this.inFlight--;
@@ -97,6 +94,9 @@ export class GroupCommit {
   }
 
   private async write(batch: readonly Pending[]): Promise<void> {
+    let alertCount = 0;
+    for (const p of batch) alertCount += p.alerts.length;
+    this.metrics.writeBatch.observe(alertCount);
     const routed: Routed = new Map();
     for (const p of batch) this.router.route(p.alerts, p.everyDestination, routed);
     const receivedAt = batch[0].receivedAt;
