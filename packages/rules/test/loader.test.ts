@@ -89,6 +89,13 @@ ${RULE('r', 'evt.type = open and proc.name in (a)')}`);
     assert.ok(e.line >= 1);
   });
 
+  it('resolves YAML anchors and aliases; an unknown anchor is a parse error', () => {
+    const r = loadOk(`- list: shells\n  items: &sh [bash, sh]\n- list: more\n  items: *sh\n${RULE('r', 'evt.type = execve and proc.name in (shells) and proc.pname in (more)')}`);
+    assert.equal(compiled(r, 'r'), '(evt.type = execve and proc.name in (bash, sh) and proc.pname in (bash, sh))');
+    const e = loadFails('- macro: m\n  condition: *nope\n', "unknown anchor 'nope'");
+    assert.deepEqual([e.code, e.line, e.col], ['LOAD_ERR_YAML_PARSE', 2, 14]);
+  });
+
   it('warns about unknown top-level items and ignores them', () => {
     const r = loadOk(`- something_else: 1\n${RULE('r', 'evt.type = open')}`);
     const w = warning(r, 'LOAD_UNKNOWN_ITEM', 'Unknown top level item');

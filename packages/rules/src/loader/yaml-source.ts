@@ -5,7 +5,7 @@
  * on demand with yaml-cpp's rules. Nodes keep their source ranges so every
  * diagnostic can say file:line:col, down to an offset inside a condition.
  */
-import { Alias, Document, LineCounter, Scalar, YAMLMap, YAMLSeq, isAlias, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import { Alias, Document, LineCounter, Scalar, YAMLMap, YAMLSeq, isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit } from 'yaml';
 import type { ItemRef, Location } from './diagnostics.ts';
 
 export type YamlNode = Scalar | YAMLMap | YAMLSeq;
@@ -51,6 +51,18 @@ export function parseYaml(file: YamlFile): ParsedYaml {
       const firstLine = err.message.split('\n')[0] ?? err.message;
       return { docs: list, error: { message: firstLine, offset: err.pos[0] } };
     }
+    // yaml-cpp refuses an alias to an anchor that does not exist; `yaml` only notices on use.
+    let unknown: Alias | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.resolve(doc) === undefined) {
+          unknown = node;
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    if (unknown) return { docs: list, error: { message: `unknown anchor '${unknown.source}'`, offset: nodeOffset(unknown) } };
   }
   return { docs: list };
 }
