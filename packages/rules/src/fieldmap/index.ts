@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseRfc3339 } from '@peregrine/alert';
 import type { FieldAccessor, FieldExtractor, FieldRef, FieldType, FieldValue, ScalarFieldValue } from '../extract.ts';
 import { resolveField, type ResolvedField } from '../fields/index.ts';
+import { formatEventTime, toEpochNanos } from '../output/alert.ts';
 
 /** A value in a field map after parsing: typed by the field (bigint for 64-bit values beyond 2^53). */
 export type FieldMapValue = ScalarFieldValue | readonly ScalarFieldValue[];
@@ -113,17 +114,19 @@ function parseField(key: string, raw: unknown): { value?: FieldMapValue; error?:
     return { error: `field "${key}": ${(e as Error).message}` };
   }
   if (raw === null) return {};
+  // The `evt.time` key holds the event timestamp (ns or RFC 3339); libs' evt.time field is its clock text.
+  const type: FieldType = key === 'evt.time' ? 'ABSTIME' : field.type;
   if (Array.isArray(raw)) {
     if (!takesArray(field)) return { error: `field "${key}": expected a single value, got an array (only list and ancestor fields take arrays)` };
     const out: ScalarFieldValue[] = [];
     for (let i = 0; i < raw.length; i++) {
-      const v = convert(raw[i], field.type);
+      const v = convert(raw[i], type);
       if (typeof v === 'object' && !Array.isArray(v)) return { error: `field "${key}"[${i}]: ${v.error}` };
       out.push(v as ScalarFieldValue);
     }
     return { value: out };
   }
-  const v = convert(raw, field.type);
+  const v = convert(raw, type);
   if (typeof v === 'object' && !Array.isArray(v)) return { error: `field "${key}": ${v.error}` };
   return { value: v as ScalarFieldValue };
 }
@@ -235,8 +238,35 @@ function argsList(v: FieldMapValue | undefined): readonly ScalarFieldValue[] | u
   return String(v).split(/\s+/).filter(Boolean);
 }
 
+/** The event timestamp in ns from the `evt.rawtime` or `evt.time` key. */
+function timestamp(f: Readonly<Record<string, FieldMapValue>>): bigint | undefined {
+  const raw = f['evt.rawtime'] ?? f['evt.time'];
+  if (raw === undefined || Array.isArray(raw)) return undefined;
+  const c = convert(raw, 'ABSTIME');
+  return typeof c === 'object' ? undefined : toEpochNanos(c as ScalarFieldValue);
+}
+
+/** Time fields derived from the timestamp: libs prints evt.time as HH:MM:SS.nnnnnnnnn. */
+const TIME_FIELDS: Readonly<Record<string, (ns: bigint) => ScalarFieldValue>> = {
+  'evt.time': (ns) => formatEventTime(ns).clock,
+  'evt.time.s': (ns) => formatEventTime(ns).clock.slice(0, 8),
+  'evt.time.iso8601': (ns) => formatEventTime(ns).rfc3339,
+  'evt.rawtime': (ns) => ns,
+  'evt.rawtime.s': (ns) => ns / 1_000_000_000n,
+  'evt.rawtime.ns': (ns) => ns % 1_000_000_000n,
+};
+
 /** The lookups for a field: its own key (both argument spellings), then documented derivations. */
 function lookupsFor(ref: FieldRef): Lookup[] {
+  const timeField = TIME_FIELDS[ref.text];
+  if (timeField) {
+    return [
+      (f) => {
+        const ns = timestamp(f);
+        return ns === undefined ? undefined : timeField(ns);
+      },
+    ];
+  }
   const lookups: Lookup[] = [direct(ref.text)];
   const { name, arg } = ref;
   if (arg !== undefined) {

@@ -38,9 +38,13 @@ export interface AlertBuilderOptions {
   readonly now?: () => bigint;
 }
 
+/** The output_fields key Falco merges the event time into (integer ns). */
+const EVT_TIME_KEY = 'evt.time';
+/** libs' raw timestamp field (ns since the epoch); `evt.time` itself is clock text in libs. */
+const EVT_RAWTIME = resolveField('evt.rawtime', undefined);
 const EVT_TIME = resolveField('evt.time', undefined);
 
-/** Nanoseconds since the epoch from an extracted evt.time (bigint, number, numeric string or ISO text). */
+/** Nanoseconds since the epoch from an extracted timestamp (bigint, number or a string of digits). */
 export function toEpochNanos(v: FieldValue): bigint | undefined {
   if (typeof v === 'bigint') return v;
   if (typeof v === 'number') return Number.isFinite(v) ? BigInt(Math.trunc(v)) : undefined;
@@ -69,20 +73,21 @@ export function formatEventTime(ns: bigint): { clock: string; rfc3339: string } 
 export function createAlertBuilder<E>(rule: AlertRule, extractor: FieldExtractor<E>, options: AlertBuilderOptions): (event: E) => Alert {
   const suffix = options.suggestedOutput === false ? '' : suggestedOutputSuffix(rule.source);
   const format = compileOutputFormat(rule.output + suffix, extractor);
+  const getRawTime = extractor.accessor(EVT_RAWTIME);
   const getTime = extractor.accessor(EVT_TIME);
   const now = options.now ?? systemNanos;
   const tags = [...new Set(rule.tags)].sort(compareKeys);
-  const keys = [...new Set([...format.keys, EVT_TIME.text])].sort(compareKeys);
+  const keys = [...new Set([...format.keys, EVT_TIME_KEY])].sort(compareKeys);
   const prefix = `: ${rule.priority} `;
   const { hostname } = options;
   const { name, priority, source } = rule;
 
   return (event: E): Alert => {
-    const ns = toEpochNanos(getTime(event)) ?? now();
+    const ns = toEpochNanos(getRawTime(event)) ?? toEpochNanos(getTime(event)) ?? now();
     const { clock, rfc3339 } = formatEventTime(ns);
     const rendered = format.render(event);
     const fields: Record<string, OutputFieldValue> = {};
-    for (const k of keys) fields[k] = k === EVT_TIME.text ? Number(ns) : (rendered.fields[k] ?? null);
+    for (const k of keys) fields[k] = k === EVT_TIME_KEY ? Number(ns) : (rendered.fields[k] ?? null);
     // Property order is the JSON order: Falco's alphabetical keys, then uuid.
     const alert: Omit<Alert, 'uuid'> & { uuid: string } = {
       hostname,
