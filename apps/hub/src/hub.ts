@@ -1,6 +1,7 @@
 import { FlowProducer } from 'bullmq';
 import type { Logger } from 'pino';
 import { createSink } from '@peregrine/sinks';
+import { deliveryFor } from './config/schema.ts';
 import type { HubConfig } from './config/schema.ts';
 import { DeadLetterService } from './delivery/dead-letter-service.ts';
 import { DeadLetterStore } from './delivery/dead-letter.ts';
@@ -79,7 +80,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       new DestinationWorker({
         name,
         sink,
-        delivery: dest.delivery ?? config.delivery,
+        delivery: deliveryFor(config, dest),
         throttle: dest.throttle,
         keys,
         connection: workerConnection,

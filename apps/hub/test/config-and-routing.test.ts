@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,6 +9,8 @@ import { HubConfigError, loadHubConfig, parseHubConfig } from '../src/index.ts';
 import { retryDelayMs, RetryableDeliveryError } from '../src/delivery/backoff.ts';
 import { compileMatcher } from '../src/routing/matcher.ts';
 import { bearerChecker } from '../src/http/bearer-auth.ts';
+import { deliveryFor } from '../src/config/schema.ts';
+import { HUB_DOC, withReference } from '../src/config/write-reference.ts';
 import { falcoAlert } from './support.ts';
 
 function issuesOf(fn: () => unknown): string[] {
@@ -136,4 +138,20 @@ test('bearer tokens: only configured tokens pass; none configured means open', (
   assert.equal(check('token-aaaaaaaaaaaaaaaa'), false);
   assert.equal(check(undefined), false);
   assert.equal(bearerChecker([]), undefined);
+});
+
+test('docs/hub.md carries the configuration reference generated from the schema', () => {
+  const doc = readFileSync(HUB_DOC, 'utf8');
+  assert.equal(withReference(doc), doc, 'run: node --import tsx apps/hub/src/config/write-reference.ts');
+});
+
+test('a destination\'s delivery block overrides only the keys it names', () => {
+  const config = parseHubConfig({
+    delivery: { attempts: 5, concurrency: 2 },
+    destinations: { a: { type: 'stdout', delivery: { attempts: 20 } }, b: { type: 'stdout' } },
+  });
+  assert.deepEqual(
+    [deliveryFor(config, config.destinations.a), deliveryFor(config, config.destinations.b)].map((d) => [d.attempts, d.concurrency, d.timeoutMs]),
+    [[20, 2, 10_000], [5, 2, 10_000]],
+  );
 });

@@ -51,7 +51,7 @@ export const matchSchema = z
 export const deliverySchema = z
   .object({
     attempts: z.number().int().min(1).default(8).describe('Delivery attempts per alert batch before it is dead-lettered.'),
-    backoffInitialMs: durationMs('First retry delay in ms; doubles each attempt, with full jitter.').default(1000),
+    backoffInitialMs: durationMs('First retry delay in ms; doubles each attempt, with equal jitter (half fixed, half random).').default(1000),
     backoffMaxMs: durationMs('Upper bound of one retry delay in ms (a longer Retry-After is still honoured).').default(300_000),
     timeoutMs: z.number().int().positive().default(10_000).describe('Time allowed for one delivery attempt in ms (the sink is aborted after it).'),
     concurrency: z.number().int().min(1).default(4).describe('Deliveries in flight to this destination per hub process.'),
@@ -62,7 +62,7 @@ export const deliverySchema = z
 export const throttleSchema = z
   .object({
     key: z.string().min(1).describe('Template of the deduplication key, e.g. `{{ rule }}|{{ hostname }}`.'),
-    windowMs: z.number().int().positive().describe('After an alert is delivered, repeats with the same key are suppressed for this long (ms); the next delivered alert reports how many were suppressed.'),
+    windowMs: z.number().int().positive().describe('After an alert is delivered, repeats with the same key are suppressed for this long (ms). When the window ends a summary alert reports how many were suppressed ("12 more … in the last 60 s"); a later alert with the key carries any count not yet reported.'),
   })
   .strict();
 
@@ -73,7 +73,7 @@ export const destinationSchema = z
     type: z.string().min(1).describe('Sink type: slack, pagerduty, webhook, stdout, file.'),
     settings: z.record(z.unknown()).default({}).describe('The sink type\'s settings (see docs/sinks.md); validated by the sink module.'),
     match: matchSchema.describe('Which alerts this destination gets; all conditions must hold. Empty: every alert.'),
-    delivery: deliverySchema.optional().describe('Overrides of `delivery` for this destination.'),
+    delivery: deliverySchema.partial().optional().describe('Overrides of the top-level `delivery` keys for this destination (the others are inherited).'),
     throttle: throttleSchema.optional().describe('Deduplication of repeats within a window.'),
   })
   .strict();
@@ -151,4 +151,9 @@ export type HubConfig = z.output<typeof hubConfigSchema>;
 export type DestinationConfig = z.output<typeof destinationSchema>;
 export type MatchConfig = z.output<typeof matchSchema>;
 export type DeliveryConfig = z.output<typeof deliverySchema>;
+
+/** A destination's delivery settings: the top-level defaults with its own overrides. */
+export function deliveryFor(config: HubConfig, destination: DestinationConfig): DeliveryConfig {
+  return { ...config.delivery, ...destination.delivery };
+}
 export type ThrottleConfig = z.output<typeof throttleSchema>;

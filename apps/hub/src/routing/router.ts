@@ -1,4 +1,5 @@
 import type { Alert } from '@peregrine/alert';
+import { deliveryFor } from '../config/schema.ts';
 import type { HubConfig } from '../config/schema.ts';
 import { compileMatcher } from './matcher.ts';
 import type { AlertMatcher } from './matcher.ts';
@@ -21,7 +22,7 @@ export class Router {
     this.routes = Object.entries(config.destinations).map(([destination, d]) => ({
       destination,
       matches: compileMatcher(d.match),
-      maxBatch: (d.delivery ?? config.delivery).maxBatch,
+      maxBatch: deliveryFor(config, d).maxBatch,
     }));
   }
 
