@@ -240,7 +240,17 @@ export class Probe {
   /** Starts the reader thread; `onBatch` runs on the event loop once per batch. */
   start(onBatch: BatchHandler): void {
     if (this.#started) throw new Error('probe already started');
-    this.#live().start(onBatch);
+    // An exception thrown inside a N-API callback is only a warning on Node 20; rethrow it
+    // outside so a failing consumer behaves like any other callback (uncaughtException).
+    this.#live().start((batch, count) => {
+      try {
+        onBatch(batch, count);
+      } catch (err) {
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+    });
     this.#started = true;
   }
 
