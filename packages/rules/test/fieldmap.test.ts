@@ -101,8 +101,11 @@ test('ancestors: proc.aname array (parent first), [N] derivations, proc.pname fr
   assert.equal(get(explicit, 'proc.aname', '2'), 'override');
   assert.equal(get(explicit, 'proc.pname'), 'p');
   assert.equal(get(explicit, 'proc.aname', '1'), 'p', '[1] prefers proc.pname');
-  // Only a parent given: proc.aname without index is a one-element chain.
+  // Without the array: the chain of explicit keys up to the first gap.
   assert.deepEqual(get(one({ 'proc.pname': 'httpd' }), 'proc.aname'), ['httpd']);
+  assert.deepEqual(get(one({ 'proc.pname': 'httpd', 'proc.aname[2]': 'systemd', 'proc.aname[4]': 'x' }), 'proc.aname'), ['httpd', 'systemd']);
+  assert.deepEqual(get(one({ 'proc.ppid': 5, 'proc.apid[2]': 1 }), 'proc.apid'), [5, 1]);
+  assert.equal(get(one({ 'proc.name': 'x' }), 'proc.aname'), undefined, 'no ancestors known: missing');
   assert.equal(get(one({ 'proc.aname[1]': 'httpd' }), 'proc.pname'), 'httpd');
 });
 
@@ -136,6 +139,11 @@ test('derived text fields: proc.cmdline from name + args, fd.directory/fd.filena
   assert.equal(get(one({ 'fd.name': '/x' }), 'fd.directory'), '/');
   assert.equal(get(one({ 'fd.name': '10.0.0.1:40000->10.0.0.2:443' }), 'fd.directory'), undefined, 'sockets have no directory');
   assert.equal(get(one({ 'proc.cmdline': 'given', 'proc.name': 'x' }), 'proc.cmdline'), 'given');
+});
+
+test('evt.dir is < (only exit events exist), unless given', () => {
+  assert.equal(get(one({}), 'evt.dir'), '<');
+  assert.equal(get(one({ 'evt.dir': '>' }), 'evt.dir'), '>');
 });
 
 test('list fields keep arrays', () => {

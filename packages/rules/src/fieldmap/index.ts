@@ -269,6 +269,8 @@ function lookupsFor(ref: FieldRef): Lookup[] {
   }
   const lookups: Lookup[] = [direct(ref.text)];
   const { name, arg } = ref;
+  // Only exit events exist since libs dropped enter events; Falco treats evt.dir as '<'.
+  if (name === 'evt.dir') return [...lookups, () => '<'];
   if (arg !== undefined) {
     for (const alt of [`${name}.${arg}`, `${name}[${arg}]`]) if (alt !== ref.text) lookups.push(direct(alt));
   }
@@ -276,8 +278,18 @@ function lookupsFor(ref: FieldRef): Lookup[] {
   if (family) {
     const [arrayKey, selfKey, parentKey] = family;
     if (arg === undefined) {
-      // Every ancestor, parent first; a lone parent field stands for a one-element chain.
-      if (parentKey) lookups.push((f) => (f[parentKey] === undefined ? undefined : [f[parentKey] as ScalarFieldValue]));
+      // Every ancestor, parent first: without the array, the chain of explicit keys
+      // (proc.pname or proc.aname[1], then proc.aname[2], …) up to the first gap.
+      const indexed = Array.from({ length: 32 }, (_, i) => `${arrayKey}[${i + 1}]`);
+      lookups.push((f) => {
+        const chain: ScalarFieldValue[] = [];
+        for (let i = 0; i < indexed.length; i++) {
+          const v = f[indexed[i]!] ?? (i === 0 && parentKey ? f[parentKey] : undefined);
+          if (v === undefined || Array.isArray(v)) break;
+          chain.push(v as ScalarFieldValue);
+        }
+        return chain.length > 0 ? chain : undefined;
+      });
     } else if (/^\d+$/.test(arg)) {
       const n = Number(arg);
       if (n === 0) lookups.push(direct(selfKey));

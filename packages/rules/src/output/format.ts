@@ -244,21 +244,29 @@ function jsonScalar(v: ScalarFieldValue, numeric: boolean, bool: boolean): strin
   return v;
 }
 
-/** `rawval_to_json`: numbers for numeric fields, booleans for BOOL, arrays for lists, null when missing. */
-function jsonOf(v: FieldValue, field: ResolvedField): OutputFieldValue {
-  if (v === undefined) return null;
+/**
+ * `rawval_to_json` for one field, chosen once at compile time: numbers for
+ * numeric fields, booleans for BOOL, arrays for list fields, the
+ * space-separated text for ancestor fields without index, null when missing.
+ */
+function jsonConverter(field: ResolvedField): (v: FieldValue) => OutputFieldValue {
   const numeric = NUMERIC_TYPES.has(field.type);
   const bool = field.type === 'BOOL';
-  if (Array.isArray(v)) {
-    if (field.isList) {
+  const list = field.isList;
+  return (v) => {
+    if (v === undefined) return null;
+    if (Array.isArray(v)) {
+      if (!list) return v.map(asText).join(' ');
       return v.map((x: ScalarFieldValue) => {
         const j = jsonScalar(x, numeric, false);
         return typeof j === 'boolean' ? String(j) : j;
       });
     }
-    return v.map(asText).join(' ');
-  }
-  return jsonScalar(v as ScalarFieldValue, numeric, bool);
+    const s = v as ScalarFieldValue;
+    // Fast path: the extractor already returns the field's own type.
+    if (numeric ? typeof s === 'number' : bool ? typeof s === 'boolean' : typeof s === 'string') return s as string | number | boolean;
+    return jsonScalar(s, numeric, bool);
+  };
 }
 
 function fit(text: string, width: number | undefined): string {
@@ -268,8 +276,9 @@ function fit(text: string, width: number | undefined): string {
 
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-interface BoundToken<E> {
-  readonly get: FieldAccessor<E>;
+interface BoundToken {
+  /** Index of the value slot (one per distinct accessor, read once per render). */
+  readonly slot: number;
   readonly width: number | undefined;
   readonly list: boolean;
 }
@@ -290,14 +299,18 @@ function outputRef(field: ResolvedField): ResolvedField {
  */
 export function compileOutputFormat<E>(format: string, extractor: FieldExtractor<E>): CompiledOutputFormat<E> {
   const pieces = tokenize(format);
-  const parts: Array<string | BoundToken<E>> = [];
-  const jsonFields = new Map<string, { get: FieldAccessor<E>; field: ResolvedField }>();
-  const accessors = new Map<string, FieldAccessor<E>>();
-  const accessorFor = (field: ResolvedField): FieldAccessor<E> => {
+  const parts: Array<string | BoundToken> = [];
+  const slots: Array<FieldAccessor<E>> = [];
+  const slotByRef = new Map<string, number>();
+  const jsonFields = new Map<string, { slot: number; toJson: (v: FieldValue) => OutputFieldValue }>();
+  const slotFor = (field: ResolvedField): number => {
     const ref = outputRef(field);
-    let get = accessors.get(ref.text);
-    if (!get) accessors.set(ref.text, (get = extractor.accessor(ref)));
-    return get;
+    let slot = slotByRef.get(ref.text);
+    if (slot === undefined) {
+      slot = slots.push(extractor.accessor(ref)) - 1;
+      slotByRef.set(ref.text, slot);
+    }
+    return slot;
   };
   let compiledFormat = '';
   for (const p of pieces) {
@@ -308,17 +321,18 @@ export function compileOutputFormat<E>(format: string, extractor: FieldExtractor
       const t = p.token;
       compiledFormat += format.slice(t.offset, t.end);
       if (t.field) {
-        const get = accessorFor(t.field);
-        parts.push({ get, width: t.width, list: t.field.isList });
-        if (!jsonFields.has(t.text)) jsonFields.set(t.text, { get, field: t.field });
+        const slot = slotFor(t.field);
+        parts.push({ slot, width: t.width, list: t.field.isList });
+        if (!jsonFields.has(t.text)) jsonFields.set(t.text, { slot, toJson: jsonConverter(t.field) });
       } else {
         const compiled = compileOperand(t.node, { extractor, warnings: [] });
-        parts.push({ get: compiled.get, width: t.width, list: compiled.multi && !compiled.anyElement });
+        const slot = slots.push(compiled.get) - 1;
+        parts.push({ slot, width: t.width, list: compiled.multi && !compiled.anyElement });
       }
     }
   }
   // Merge adjacent literals left by a removed %container.info.
-  const merged: Array<string | BoundToken<E>> = [];
+  const merged: Array<string | BoundToken> = [];
   for (const part of parts) {
     const last = merged[merged.length - 1];
     if (typeof part === 'string' && typeof last === 'string') merged[merged.length - 1] = last + part;
@@ -326,18 +340,21 @@ export function compileOutputFormat<E>(format: string, extractor: FieldExtractor
   }
   const keys = [...jsonFields.keys()].sort(byteOrder);
   const fieldList = keys.map((k) => ({ key: k, ...jsonFields.get(k)! }));
+  const slotCount = slots.length;
 
   return {
     format: compiledFormat,
     keys,
     render(event: E): RenderedOutput {
+      const values = new Array<FieldValue>(slotCount);
+      for (let i = 0; i < slotCount; i++) values[i] = slots[i]!(event);
       let text = '';
       for (const part of merged) {
         if (typeof part === 'string') text += part;
-        else text += fit(textOf(part.get(event), part.list), part.width);
+        else text += fit(textOf(values[part.slot], part.list), part.width);
       }
       const fields: Record<string, OutputFieldValue> = {};
-      for (const f of fieldList) fields[f.key] = jsonOf(f.get(event), f.field);
+      for (const f of fieldList) fields[f.key] = f.toJson(values[f.slot]);
       return { text, fields };
     },
   };
