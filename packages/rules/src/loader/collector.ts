@@ -11,7 +11,7 @@ import type { Priority } from '@peregrine/alert';
 import { failIf, type DiagnosticSink, type Location } from './diagnostics.ts';
 import { isStrOperatorWithModifier, isSupportedOperator } from './operators.ts';
 import type { MappedText } from './mapped-text.ts';
-import { ENGINE_VERSION, compareSemver, formatSemver, isCompatible, parseSemver, type Semver } from './versions.ts';
+import { compareSemver, formatSemver, isCompatible, parseSemver, type Semver } from './versions.ts';
 
 /** Messages shared with the reader (Falco `rule_loading_messages.h`). */
 export const MSG = {
@@ -329,8 +329,4 @@ export class Collector {
       }
     }
   }
-}
-
-export function defaultEngineVersion(): Semver {
-  return parseSemver(ENGINE_VERSION)!;
 }

@@ -5,7 +5,7 @@
  * values are decoded with yaml-cpp's rules, and the first error stops the file.
  */
 import { parsePriority, type Priority } from '@peregrine/alert';
-import type { Document } from 'yaml';
+import type { Document, Scalar, YAMLMap } from 'yaml';
 import { Collector, MSG, emptyEntry, type ExceptionEntry, type ExceptionInfo, type PluginRequirement, type RuleUpdate } from './collector.ts';
 import { LoadFailure, failIf, type DiagnosticSink, type ItemRef, type Location } from './diagnostics.ts';
 import { MappedText } from './mapped-text.ts';
@@ -105,13 +105,13 @@ class ItemReader {
     throw new LoadFailure('LOAD_ERR_YAML_VALIDATE', message, loc);
   }
 
-  private view(node: YamlNode): MapView {
-    return new MapView(this.doc, node as never);
+  private view(node: YAMLMap): MapView {
+    return new MapView(this.doc, node);
   }
 
   // ---- value decoding (Falco decode_val / decode_optional_val / decode_seq) ----
 
-  private decodeScalar(m: MapView, key: string, ctx: Location, optional: boolean): { text: string; node: YamlNode } | undefined {
+  private decodeScalar(m: MapView, key: string, ctx: Location, optional: boolean): { text: string; node: Scalar } | undefined {
     const e = m.get(key);
     if (!e) {
       if (optional) return undefined;
@@ -208,12 +208,7 @@ class ItemReader {
   // ---- items ----
 
   readItem(item: YamlNode): void {
-    failIf(
-      !isMapNode(item),
-      'LOAD_ERR_YAML_VALIDATE',
-      'Unexpected element type. Each element should be a yaml associative array.',
-      this.loc(item),
-    );
+    if (!isMapNode(item)) this.fail('Unexpected element type. Each element should be a yaml associative array.', this.loc(item));
     const m = this.view(item);
     if (m.has('required_engine_version')) this.readEngineVersion(m, item);
     else if (m.has('required_plugin_versions')) this.readPluginVersions(m, item);
@@ -292,7 +287,7 @@ class ItemReader {
   /** A required scalar as text that maps back to the file; `trim` strips it like Falco's `trim`. */
   private mappedScalar(m: MapView, key: string, ctx: Location, trim = false): MappedText {
     const v = this.decodeScalar(m, key, ctx, false)!;
-    let text = MappedText.of(v.text, new ScalarOrigin(this.file, v.node as never, ctx.item));
+    let text = MappedText.of(v.text, new ScalarOrigin(this.file, v.node, ctx.item));
     if (trim) {
       const trimmed = trimFalco(v.text);
       const lead = v.text.length - v.text.replace(/^[ \t\n\r\f\v]+/, '').length;
