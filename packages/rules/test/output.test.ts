@@ -67,7 +67,8 @@ test('tokens: fields, args, the longest prefix that resolves, literal text aroun
 });
 
 test('a % not followed by a field is an error; so is one at the end; no %(field) syntax', () => {
-  assert.equal(formatError('cmd=%').message, 'formatting cannot end with a %');
+  assert.equal(formatError('cmd=%').message, 'invalid formatting syntax: formatting cannot end with a %');
+  assert.equal(formatError('cmd=%12').message, 'invalid formatting syntax: formatting cannot end with a number');
   assert.equal(formatError('cmd=%').offset, 4);
   const paren = formatError('x %(proc.name)');
   assert.match(paren.message, /^invalid formatting token %\(proc\.name\)/);

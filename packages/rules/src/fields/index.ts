@@ -327,35 +327,58 @@ const FLOAT = /^[ \t\n\v\f\r]*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 const toScalar = (n: bigint): number | bigint => (n >= -9007199254740991n && n <= 9007199254740991n ? Number(n) : n);
 
+/** Service names libs resolves with getservbyname() for PORT constants (`fd.sport = ssh`). */
+const SERVICE_PORTS: Readonly<Record<string, number>> = {
+  ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, tftp: 69, http: 80, www: 80, kerberos: 88, pop3: 110,
+  sunrpc: 111, ntp: 123, netbios_ns: 137, imap: 143, imap2: 143, snmp: 161, bgp: 179, ldap: 389, https: 443,
+  microsoft_ds: 445, submissions: 465, smtps: 465, syslog: 514, submission: 587, ldaps: 636, rsync: 873,
+  imaps: 993, pop3s: 995, socks: 1080, openvpn: 1194, mysql: 3306, postgresql: 5432, 'http-alt': 8080,
+};
+
+function integerConstant(text: string, type: FieldType, bits: number, signed: boolean): number | bigint {
+  const m = DECIMAL.exec(text);
+  if (!m) throw new ConstantParseError(`${text} is not a valid number (a field of type ${type} takes a decimal integer: no hex, no trailing characters)`);
+  let n = BigInt(m[1]!);
+  if (bits === 64) {
+    // strtoll/strtoull saturate; a negative value for an unsigned field wraps (strtoull negates).
+    if (signed) n = n > 0x7fffffffffffffffn ? 0x7fffffffffffffffn : n < -0x8000000000000000n ? -0x8000000000000000n : n;
+    else n = n > 0xffffffffffffffffn ? 0xffffffffffffffffn : n < -0xffffffffffffffffn ? 1n : BigInt.asUintN(64, n);
+    return toScalar(n);
+  }
+  // Narrower fields: the C cast of the parsed value.
+  return toScalar(signed ? BigInt.asIntN(bits, n) : BigInt.asUintN(bits, n));
+}
+
 /**
  * Parses a right-hand-side constant for a field (libs `value_parser`):
- * integers are decimal only (`0x10` fails, as in Falco) and wrap to the
- * field's width like libs' C casts; 64-bit values beyond 2^53 come back as
- * bigint; booleans are exactly `true`/`false`; IP fields need an address,
- * IPNET fields a CIDR network (or an address, a host network); strings and
- * buffers are returned as written. IP constants are validated and returned as
- * text (use `parseIp`/`parseCidr` for the numeric form).
+ * integers are decimal only (`0x10` fails, as in Falco) and narrow to the
+ * field's width like libs' C casts (64-bit values saturate like strtoll);
+ * values beyond 2^53 come back as bigint; ports also take service names
+ * (`ssh`); booleans are exactly `true`/`false`; IP fields need an address,
+ * IPNET fields `address/prefix`; strings and buffers are returned as
+ * written. IP constants are validated and returned as text (use
+ * `parseIp`/`parseCidr` for the numeric form).
  */
 export function parseConstant(field: ResolvedField | FieldRef | FieldType, text: string): ScalarFieldValue {
   const type: FieldType = typeof field === 'string' ? field : field.type;
-  const signed = SIGNED_BITS[type];
-  const unsigned = UNSIGNED_BITS[type];
-  if (signed !== undefined || unsigned !== undefined) {
-    const m = DECIMAL.exec(text);
-    if (!m) {
-      throw new ConstantParseError(`'${text}' is not a valid number for a field of type ${type}: Falco accepts decimal integers only (no hex, no trailing characters)`);
-    }
-    const n = BigInt(m[1]!);
-    return toScalar(signed !== undefined ? BigInt.asIntN(signed, n) : BigInt.asUintN(unsigned!, n));
+  if (type === 'PORT' && text !== '' && !/^\d+$/.test(text)) {
+    const port = SERVICE_PORTS[text];
+    if (port === undefined) throw new ConstantParseError(`unrecognized protocol ${text} (use a port number or a service name such as ssh, http, https)`);
+    return port;
   }
+  if (type === 'PORT' && text === '') return 0;
+  const signed = SIGNED_BITS[type];
+  if (signed !== undefined) return integerConstant(text, type, signed, true);
+  const unsigned = UNSIGNED_BITS[type];
+  if (unsigned !== undefined) return integerConstant(text, type, unsigned, false);
   switch (type) {
     case 'DOUBLE':
-      if (!FLOAT.test(text)) throw new ConstantParseError(`'${text}' is not a valid number for a field of type DOUBLE`);
+      if (!FLOAT.test(text)) throw new ConstantParseError(`${text} is not a valid number (a field of type DOUBLE)`);
       return Number(text);
     case 'BOOL':
       if (text === 'true') return true;
       if (text === 'false') return false;
-      throw new ConstantParseError(`unrecognized boolean value ${text} (use true or false)`);
+      throw new ConstantParseError(`filter error: unrecognized boolean value ${text} (use true or false)`);
     case 'IPV4ADDR': {
       const ip = parseIp(text);
       if (!ip || ip.family !== 4) throw new ConstantParseError(`unrecognized IPv4 address ${text}`);
@@ -366,14 +389,20 @@ export function parseConstant(field: ResolvedField | FieldRef | FieldType, text:
       if (!ip || ip.family !== 6) throw new ConstantParseError(`unrecognized IPv6 address ${text}`);
       return text;
     }
-    case 'IPADDR':
-      if (!parseIp(text)) {
+    case 'IPADDR': {
+      const ip = parseIp(text);
+      if (!ip) {
         const hint = text.includes('/') ? ' (a network needs an IPNET field such as fd.net, fd.snet, fd.cnet)' : '';
-        throw new ConstantParseError(`unrecognized IP address ${text}${hint}`);
+        throw new ConstantParseError(`unrecognized ${text.includes('.') ? 'IPv4' : 'IPv6'} address ${text}${hint}`);
       }
       return text;
+    }
     case 'IPNET':
-      if (!parseCidr(text)) throw new ConstantParseError(`unrecognized IP network ${text} (expected address/prefix, e.g. 10.0.0.0/8)`);
+      if (!text.includes('/')) throw new ConstantParseError(`unrecognized IP network ${text} (expected address/prefix, e.g. 10.0.0.0/8)`);
+      if (!parseCidr(text)) {
+        const address = parseIp(text.slice(0, text.indexOf('/')));
+        throw new ConstantParseError(address ? `invalid netmask ${text.slice(text.indexOf('/') + 1)} in ${text}` : `unrecognized IP address ${text}`);
+      }
       return text;
     default:
       return text;
@@ -431,5 +460,8 @@ export function isComparable(type: FieldType, op: string, isList = false): boole
 /** The libs error text for an operator a type does not support, or undefined when it is supported. */
 export function comparabilityError(type: FieldType, op: string, isList = false): string | undefined {
   if (isComparable(type, op, isList)) return undefined;
-  return `'${op}' operator not supported for ${comparableKind(type, isList)} filters`;
+  const kind = comparableKind(type, isList);
+  // libs' wording: booleans share the numeric message, IPs and networks one message.
+  const words = kind === 'boolean' ? 'numeric' : kind === 'ip address' || kind === 'ip network' ? 'ip address and network' : kind;
+  return `'${op}' operator not supported for ${words} filters`;
 }

@@ -153,9 +153,10 @@ function tokenize(format: string): Piece[] {
     }
     literal += format.slice(i, pct);
     let j = pct + 1;
-    if (j >= format.length) throw new OutputFormatError('formatting cannot end with a %', pct);
+    if (j >= format.length) throw new OutputFormatError('invalid formatting syntax: formatting cannot end with a %', pct);
     let digits = '';
     while (j < format.length && format[j]! >= '0' && format[j]! <= '9') digits += format[j++];
+    if (j >= format.length) throw new OutputFormatError('invalid formatting syntax: formatting cannot end with a number', pct);
     const width = digits === '' ? undefined : Number(digits);
     const maxEnd = maxTokenEnd(format, j);
     if (maxEnd === undefined) {
