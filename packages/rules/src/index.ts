@@ -35,6 +35,24 @@ export {
   type LoadedRule,
 } from './loader/index.ts';
 export { formatDiagnostic, RuleLoadError, type Diagnostic } from './loader/diagnostics.ts';
+export {
+  matchesWildcard,
+  ENGINE_VERSION,
+  BUILTIN_PLUGIN_VERSIONS,
+  ERROR_CODES,
+  WARNING_CODES,
+  type LoadOptions,
+  type RulesSource,
+  type RuleSelection,
+  type RuleMatcher,
+  type AppendOutput,
+  type PluginRequirement,
+  type ErrorCode,
+  type WarningCode,
+  type ItemKind,
+  type ItemRef,
+  type Location,
+} from './loader/index.ts';
 
 // Fields, outputs, field-map events.
 export { resolveField, type ResolvedField } from './fields/index.ts';
