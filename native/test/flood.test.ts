@@ -64,3 +64,41 @@ test('openat flood for 10 s: delivery, honest drop accounting, responsive event 
     probe.close();
   }
 });
+
+test("'drop' mode: a stalled consumer loses records in user space, counted, and the books still balance", async () => {
+  requireBuilt();
+  const probe = Probe.open({
+    syscalls: ['openat'],
+    sched: { fork: false, exec: false, exit: false },
+    ringBytes: 1 << 20,
+    batchBytes: 65536,
+    whenBehind: 'drop',
+  });
+  let received = 0;
+  // For the flood's 2 s, a consumer far slower than the producer (at most 4 batches a second).
+  // Stalling stops after that, or the machine's background openat trickle would keep it busy forever.
+  const stallUntil = Date.now() + 2000;
+  probe.start((_batch, count) => {
+    received += count;
+    const until = Math.min(Date.now() + 250, stallUntil);
+    while (Date.now() < until) {
+      /* stall the event loop on purpose */
+    }
+  });
+  try {
+    const run = await runHelper(['flood-secs', '2', '/etc/hostname']);
+    assert.ok((run.results.find((r) => r.op === 'flood')?.ret ?? 0) > 0);
+    const end = Date.now() + 10000;
+    let s = probe.stats();
+    while (Date.now() < end && (s.user.records + s.user.drops < s.kernel.events || received < s.user.records)) {
+      await new Promise((r) => setTimeout(r, 50));
+      s = probe.stats();
+    }
+    s = probe.stats();
+    assert.ok(s.user.drops > 0, 'the stalled consumer made the reader drop');
+    assert.equal(s.user.records + s.user.drops, s.kernel.events, 'delivered + dropped in user space = written by the kernel');
+    assert.equal(received, s.user.records);
+  } finally {
+    probe.close();
+  }
+});
