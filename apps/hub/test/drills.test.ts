@@ -110,7 +110,7 @@ describe('drills (hub as a child process, real Redis)', () => {
     hubs.push(hubA);
     const hubB = await spawnHub(configPath, b);
     hubs.push(hubB);
-    const total = 6000;
+    const total = 4000;
     const acked = new Set<number>();
     const client = new KeepAliveClient(32);
     const offset = 100_000;

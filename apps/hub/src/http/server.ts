@@ -59,26 +59,35 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
-  app.addHook('preParsing', async (request, _reply, payload) => {
-    const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-    if (encoding === 'identity' || encoding === '') return payload;
+  // Callback style, and a plain return for the common uncompressed case: this runs on every ingest request.
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    const header = request.headers['content-encoding'];
+    if (header === undefined) return done(null, payload);
+    const encoding = header.toLowerCase().trim();
+    if (encoding === 'identity' || encoding === '') return done(null, payload);
     const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : undefined;
-    if (decoder === undefined) throw new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported; use gzip or none`);
+    if (decoder === undefined) return done(new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported; use gzip or none`));
     // Fastify checks Content-Length against the bytes on the wire and the body
     // limit against the decoded bytes: give it both.
     const counted = Object.assign(new Transform({ transform(chunk: Buffer, _e, cb) { counted.receivedEncodedLength += chunk.length; cb(null, chunk); } }), { receivedEncodedLength: 0 });
     payload.on('error', (e) => decoder.destroy(e));
     decoder.on('error', () => undefined);
     const decoded = payload.pipe(counted).pipe(decoder);
-    return Object.defineProperty(decoded, 'receivedEncodedLength', { get: () => counted.receivedEncodedLength });
+    done(null, Object.defineProperty(decoded, 'receivedEncodedLength', { get: () => counted.receivedEncodedLength }));
   });
 
   const authorized = bearerChecker(config.auth.tokens);
-  const protect = async (request: FastifyRequest) => {
-    if (authorized !== undefined && !authorized(request.headers.authorization)) {
-      throw new HttpError(401, 'unauthorized', 'missing or invalid bearer token: send "Authorization: Bearer <token>" with a token from auth.tokens');
-    }
-  };
+  // No hook at all when no tokens are configured (nothing to run per request).
+  const protect =
+    authorized === undefined
+      ? []
+      : [
+          async (request: FastifyRequest) => {
+            if (!authorized(request.headers.authorization)) {
+              throw new HttpError(401, 'unauthorized', 'missing or invalid bearer token: send "Authorization: Bearer <token>" with a token from auth.tokens');
+            }
+          },
+        ];
 
   app.setErrorHandler((error: Error & { statusCode?: number; reason?: RejectReason; code?: string }, request, reply) => {
     let status = error.statusCode ?? 500;

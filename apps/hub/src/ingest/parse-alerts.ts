@@ -18,18 +18,20 @@ export class BadAlertsError extends Error {
  * is not one JSON value is tried as NDJSON.
  */
 export function decodeBody(text: string, ndjson: boolean): unknown[] {
-  const trimmed = text.trim();
-  if (trimmed === '') throw new BadAlertsError('invalid_json', 'empty body: send a Falco JSON alert');
   if (!ndjson) {
+    // Fast path: one JSON value (JSON.parse skips surrounding whitespace itself).
+    let firstError: Error;
     try {
-      const value: unknown = JSON.parse(trimmed);
+      const value: unknown = JSON.parse(text);
       return Array.isArray(value) ? value : [value];
     } catch (e) {
-      if (!trimmed.includes('\n')) throw new BadAlertsError('invalid_json', `body is not valid JSON: ${(e as Error).message}`);
+      firstError = e as Error;
     }
+    if (text.trim() === '') throw new BadAlertsError('invalid_json', 'empty body: send a Falco JSON alert');
+    if (!text.trim().includes('\n')) throw new BadAlertsError('invalid_json', `body is not valid JSON: ${firstError.message}`);
   }
   const out: unknown[] = [];
-  const lines = trimmed.split('\n');
+  const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (line === '') continue;
@@ -39,6 +41,7 @@ export function decodeBody(text: string, ndjson: boolean): unknown[] {
       throw new BadAlertsError('invalid_json', `line ${i + 1} is not valid JSON: ${(e as Error).message}`);
     }
   }
+  if (out.length === 0) throw new BadAlertsError('invalid_json', 'empty body: send a Falco JSON alert');
   return out;
 }
 
