@@ -214,4 +214,12 @@ test('the package examples parse, and render through the alert builder', () => {
   )(events[0]!);
   assert.equal(alert.time, '2025-11-29T05:00:00.123456789Z');
   assert.equal(alert.output_fields['proc.tty'], 34816);
+  // %evt.time prints the clock in the text; output_fields carries the integer ns, as Falco's JSON does.
+  const timed = createAlertBuilder(
+    { name: 'r', priority: 'Notice', tags: [], source: 'syscall', output: 'at %evt.time' },
+    fieldMapExtractor,
+    { hostname: 'h', suggestedOutput: false },
+  )(events[0]!);
+  assert.equal(timed.output, '05:00:00.123456789: Notice at 05:00:00.123456789');
+  assert.deepEqual(timed.output_fields, { 'evt.time': 1764392400123456789 });
 });

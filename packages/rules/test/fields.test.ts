@@ -143,6 +143,13 @@ test('argument errors: required, forbidden, numeric index, empty, double', () =>
   const e = unknown('proc.name', '1');
   assert.match(e.message, /^filter_check called with nonexistent field proc\.name\[1\]: 'proc\.name' does not take an argument/);
   assert.match(unknown('evt.arg.flags', '0').message, /takes one argument/);
+  // libs' own argument syntaxes for some event fields.
+  assert.match(argError('evt.rawarg', '0').message, /^evt\.arg fields must be expressed explicitly/);
+  assert.equal(resolveField('evt.abspath', undefined).arg, undefined);
+  assert.equal(resolveField('evt.abspath.dst', undefined).arg, 'dst');
+  assert.match(unknown('evt.abspath.foo').message, /'\.src', '\.dst'/);
+  assert.equal(resolveField('evt.type.is.3', undefined).arg, '3');
+  assert.match(unknown('evt.type.is.opnat').message, /unknown event type opnat/);
 });
 
 test('unknown fields: libs message plus did-you-mean', () => {

@@ -9,6 +9,7 @@
  * field accepts a dotted argument. Bracketed arguments arrive separately.
  */
 import type { FieldRef, FieldType, ScalarFieldValue } from '../extract.ts';
+import { isKnownEventType } from './event-types.ts';
 import { parseCidr, parseIp } from './net.ts';
 import { EVENT_PARAM_TYPES, FIELD_SPECS, type FieldFlag, type FieldSpec } from './table.generated.ts';
 
@@ -135,7 +136,8 @@ function resolveUncached(written: string, bracketArg: string | undefined): Resol
     spec = prefix;
     arg = written.slice(prefix.name.length + 1);
   }
-  checkArgument(spec, text, arg);
+  checkSpecialArgument(spec, text, arg, bracketArg);
+  if (spec.name !== 'evt.abspath') checkArgument(spec, text, arg);
   let type = spec.type;
   if (spec.name === 'evt.rawarg' && arg !== undefined) type = EVENT_PARAM_TYPES[arg] ?? 'CHARBUF';
   const anyAncestor = has(spec, 'ancestor') && arg === undefined;
@@ -156,6 +158,28 @@ function resolveUncached(written: string, bracketArg: string | undefined): Resol
   };
   const withArg = arg === undefined ? base : { ...base, arg };
   return Object.freeze(anyAncestor ? { ...withArg, anyAncestor: true as const } : withArg);
+}
+
+/** Fields whose argument libs parses in its own way (`sinsp_filtercheck_event.cpp`). */
+function checkSpecialArgument(spec: FieldSpec, text: string, arg: string | undefined, bracketArg: string | undefined): void {
+  switch (spec.name) {
+    case 'evt.rawarg':
+      if (bracketArg !== undefined) {
+        throw new FieldArgumentError(text, `evt.arg fields must be expressed explicitly: write evt.rawarg.NAME (e.g. evt.rawarg.res), not ${text}`);
+      }
+      return;
+    case 'evt.abspath':
+      // evt.abspath alone is the single path; .src/.dst pick one of two (renameat, linkat).
+      if (arg !== undefined && arg !== 'src' && arg !== 'dst') {
+        throw new UnknownFieldError(text, undefined, "evt.abspath takes no argument or one of '.src', '.dst'");
+      }
+      return;
+    case 'evt.type.is':
+      if (arg !== undefined && !/^\d+$/.test(arg) && !isKnownEventType(arg)) {
+        throw new UnknownFieldError(text, undefined, `unknown event type ${arg}`);
+      }
+      return;
+  }
 }
 
 function checkArgument(spec: FieldSpec, text: string, arg: string | undefined): void {
