@@ -64,3 +64,37 @@ test('peregrine replay runs a capture through the Falco stable rules and prints 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('peregrine capture writes a readable capture and refuses bad options with the reason', async () => {
+  requireBuilt();
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'pg-capture-cli-')));
+  try {
+    const out = join(dir, 'cli.pgcap');
+    const r = spawnSync(process.execPath, [CLI, 'capture', '--out', out, '--seconds', '1', '--syscalls', 'openat,execve', '--exclude-prefix', '/proc/'], {
+      encoding: 'utf8',
+      cwd: ROOT,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /peregrine capture: wrote \d+ events .* kernel drops 0, user drops 0/);
+    const { CaptureReader } = await import('../ts/capture.ts');
+    const reader = await CaptureReader.open(out);
+    assert.deepEqual(reader.header.metadata.syscalls, ['openat', 'execve']);
+    for await (const _c of reader.chunks()) {
+      /* read to the end marker */
+    }
+    assert.equal(reader.complete, true);
+    await reader.close();
+
+    const bogus = spawnSync(process.execPath, [CLI, 'capture', '--out', out, '--syscalls', 'openat,frobnicate'], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(bogus.status, 2);
+    assert.match(bogus.stderr, /unknown syscall\(s\) frobnicate; supported: open, openat/);
+    const noOut = spawnSync(process.execPath, [CLI, 'capture', '--seconds', '1'], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(noOut.status, 2);
+    assert.match(noOut.stderr, /--out FILE is required/);
+    const ring = spawnSync(process.execPath, [CLI, 'capture', '--out', out, '--ring-mb', '3'], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(ring.status, 2);
+    assert.match(ring.stderr, /--ring-mb must be a power of two/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
