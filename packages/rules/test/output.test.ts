@@ -239,3 +239,24 @@ test('alert builder: suggestedOutput off, missing evt.time falls back to the clo
 test('alert builder rejects an invalid output at build time', () => {
   assert.throws(() => createAlertBuilder({ ...rule, output: 'mode=%fd.mode' }, byText, { hostname: 'h' }), OutputFormatError);
 });
+
+test('alert builder: time_format_iso_8601 and append_output extra_fields', () => {
+  const build = createAlertBuilder({ ...rule, output: 'user=%user.name' }, byText, {
+    hostname: 'h',
+    suggestedOutput: false,
+    timeFormatIso8601: true,
+    extraFields: ['proc.tty', { summary: '%proc.name as %user.name' }, 'proc.aname[2]'],
+  });
+  const alert = build(ev);
+  assert.equal(alert.output, '2024-06-10T06:13:20.123456789Z: Warning user=root', 'extra fields do not change the text');
+  assert.deepEqual(alert.output_fields, {
+    'evt.time': 1718000000123456789,
+    'proc.aname[2]': 'sshd',
+    'proc.tty': 34816,
+    summary: 'bash as root',
+    'user.name': 'root',
+  });
+  assert.deepEqual(Object.keys(alert.output_fields), ['evt.time', 'proc.aname[2]', 'proc.tty', 'summary', 'user.name']);
+  assert.throws(() => createAlertBuilder(rule, byText, { hostname: 'h', extraFields: ['fd.net'] }), /filter only/);
+  assert.throws(() => createAlertBuilder(rule, byText, { hostname: 'h', extraFields: ['proc.nme'] }), /did you mean 'proc\.name'/);
+});

@@ -15,7 +15,7 @@ import type { Alert, OutputFieldValue, Priority } from '@peregrine/alert';
 import { formatRfc3339 } from '@peregrine/alert';
 import type { FieldExtractor, FieldValue } from '../extract.ts';
 import { resolveField } from '../fields/index.ts';
-import { compareKeys, compileOutputFormat, suggestedOutputSuffix } from './format.ts';
+import { compareKeys, compileFieldValue, compileOutputFormat, suggestedOutputSuffix } from './format.ts';
 
 export interface AlertRule {
   readonly name: string;
@@ -36,6 +36,14 @@ export interface AlertBuilderOptions {
   readonly suggestedOutput?: boolean;
   /** Clock for events without `evt.time` (nanoseconds since the epoch). Default: the system clock. */
   readonly now?: () => bigint;
+  /** falco.yaml `time_format_iso_8601`: the `output` line starts with the RFC 3339 time instead of HH:MM:SS.nnnnnnnnn. */
+  readonly timeFormatIso8601?: boolean;
+  /**
+   * falco.yaml `append_output` `extra_fields` for this rule: a bare field name
+   * adds its typed value to `output_fields` (`proc.env`), `{key: format}` adds
+   * the formatted text under `key`. They never change the `output` text.
+   */
+  readonly extraFields?: ReadonlyArray<string | Readonly<Record<string, string>>>;
 }
 
 /** The output_fields key Falco merges the event time into (integer ns). */
@@ -77,7 +85,19 @@ export function createAlertBuilder<E>(rule: AlertRule, extractor: FieldExtractor
   const getTime = extractor.accessor(EVT_TIME);
   const now = options.now ?? systemNanos;
   const tags = [...new Set(rule.tags)].sort(compareKeys);
-  const keys = [...new Set([...format.keys, EVT_TIME_KEY])].sort(compareKeys);
+  const iso = options.timeFormatIso8601 === true;
+  // Extra fields: computed after the format's own, so an extra key replaces a format key of the same name.
+  const extras: Array<{ key: string; get: (event: E) => OutputFieldValue }> = [];
+  for (const extra of options.extraFields ?? []) {
+    if (typeof extra === 'string') extras.push(compileFieldValue(extra, extractor));
+    else {
+      for (const [key, fmt] of Object.entries(extra)) {
+        const compiled = compileOutputFormat(fmt, extractor);
+        extras.push({ key, get: (event) => compiled.render(event).text });
+      }
+    }
+  }
+  const keys = [...new Set([...format.keys, ...extras.map((x) => x.key), EVT_TIME_KEY])].sort(compareKeys);
   const prefix = `: ${rule.priority} `;
   const { hostname } = options;
   const { name, priority, source } = rule;
@@ -88,10 +108,11 @@ export function createAlertBuilder<E>(rule: AlertRule, extractor: FieldExtractor
     const rendered = format.render(event);
     const fields: Record<string, OutputFieldValue> = {};
     for (const k of keys) fields[k] = k === EVT_TIME_KEY ? Number(ns) : (rendered.fields[k] ?? null);
+    for (const x of extras) if (x.key !== EVT_TIME_KEY) fields[x.key] = x.get(event);
     // Property order is the JSON order: Falco's alphabetical keys, then uuid.
     const alert: Omit<Alert, 'uuid'> & { uuid: string } = {
       hostname,
-      output: clock + prefix + rendered.text,
+      output: (iso ? rfc3339 : clock) + prefix + rendered.text,
       output_fields: fields,
       priority,
       rule: name,

@@ -361,6 +361,30 @@ export function compileOutputFormat<E>(format: string, extractor: FieldExtractor
   };
 }
 
+/**
+ * One field's typed `output_fields` value (append_output `extra_fields` given
+ * as a bare field name, e.g. `proc.env`): the key is the field's canonical text.
+ */
+export function compileFieldValue<E>(fieldText: string, extractor: FieldExtractor<E>): { key: string; get: (event: E) => OutputFieldValue } {
+  let node: FieldOrTransformer;
+  try {
+    node = parseOperand(fieldText);
+  } catch (e) {
+    throw new OutputFormatError(`invalid field '${fieldText}': ${(e as Error).message}`, 0);
+  }
+  if (node.kind !== 'field') throw new OutputFormatError(`'${fieldText}' is not a field (extra fields are plain field names)`, 0);
+  let field: ResolvedField;
+  try {
+    field = resolveField(node.field, node.arg);
+  } catch (e) {
+    throw new OutputFormatError((e as Error).message, 0);
+  }
+  if (field.filterOnly) throw new OutputFormatError(`'${field.text}' is filter only and cannot be used as a display field`, 0);
+  const get = extractor.accessor(outputRef(field));
+  const toJson = jsonConverter(field);
+  return { key: field.text, get: (event) => toJson(get(event)) };
+}
+
 // ---- suggested output --------------------------------------------------------
 
 /**

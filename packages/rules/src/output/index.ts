@@ -5,6 +5,7 @@
  */
 export {
   compileOutputFormat,
+  compileFieldValue,
   validateOutputFormat,
   OutputFormatError,
   NOT_AVAILABLE,
