@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { forEachRecord, type RawEvent } from '../ts/decode.ts';
+import { decodeRecord, type RawEvent } from '../ts/decode.ts';
+import { H } from '../ts/layout.ts';
 import type { Probe } from '../ts/probe.ts';
 
 export const SYSC = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'sysc');
@@ -24,9 +25,11 @@ export interface HelperRun {
   readonly exitCode: number | null;
 }
 
-export function runHelper(args: readonly string[], cwd?: string): Promise<HelperRun> {
+export function runHelper(args: readonly string[], cwd?: string, sink?: EventSink): Promise<HelperRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(SYSC, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Registered before any batch can be delivered (batches arrive on later ticks).
+    if (sink && child.pid !== undefined) sink.watch(child.pid);
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -42,17 +45,33 @@ export function runHelper(args: readonly string[], cwd?: string): Promise<Helper
   });
 }
 
-/** Accumulates decoded events from a started probe, indexed by pid. */
+/**
+ * Accumulates decoded events of watched pids from a started probe. The probe
+ * sees the whole machine (other test files may be flooding it), so records of
+ * other pids are skipped by peeking at the header before decoding.
+ */
 export class EventSink {
   readonly byPid = new Map<number, RawEvent[]>();
+  readonly #watched = new Set<number>();
+  /** Records of our own pid that reached us (must stay 0: we are excluded in the kernel). */
+  selfRecords = 0;
   #waiters: Array<() => void> = [];
 
+  watch(pid: number): void {
+    this.#watched.add(pid);
+  }
+
   readonly onBatch = (batch: Buffer): void => {
-    forEachRecord(batch, (ev) => {
+    const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+    for (let off = 0; off < batch.length; off += dv.getUint32(off, true)) {
+      const pid = dv.getUint32(off + H.pid, true);
+      if (pid === process.pid) this.selfRecords++;
+      if (!this.#watched.has(pid)) continue;
+      const ev = decodeRecord(batch, dv, off);
       let list = this.byPid.get(ev.pid);
       if (!list) this.byPid.set(ev.pid, (list = []));
       list.push(ev);
-    });
+    }
     const w = this.#waiters;
     this.#waiters = [];
     for (const f of w) f();

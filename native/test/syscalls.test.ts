@@ -30,7 +30,7 @@ after(() => {
 });
 
 async function run(args: string[]): Promise<{ run: HelperRun; events: RawEvent[]; calls: Map<number, RawEvent> }> {
-  const r = await runHelper(args, dir);
+  const r = await runHelper(args, dir, sink);
   const events = await sink.untilExit(r.pid);
   return { run: r, events, calls: matchCalls(r, events) };
 }
@@ -280,7 +280,7 @@ describe('process and privilege syscalls', () => {
 
 describe('process lifecycle', () => {
   test('fork, exec (filename, argv, env, cwd, identity), execve result, exit status', async () => {
-    const r = await runHelper(['execve', '/bin/sh', '-c', 'exit 3', 'pg-arg'], dir);
+    const r = await runHelper(['execve', '/bin/sh', '-c', 'exit 3', 'pg-arg'], dir, sink);
     const evs = await sink.untilExit(r.pid);
     const fork = evs.find((e) => e.kind === 'fork');
     assert.ok(fork, 'fork record for the spawned helper');
@@ -327,7 +327,7 @@ describe('process lifecycle', () => {
 
     // On x86_64 the kernel reports a *successful* execveat's exit under execve's number, so it
     // arrives as execve (Falco's modern probe sees the same); the exec record still tells the story.
-    const r = await runHelper(['execveat', 'dir:/bin', 'true'], dir);
+    const r = await runHelper(['execveat', 'dir:/bin', 'true'], dir, sink);
     const evs = await sink.untilExit(r.pid);
     const ok = evs.filter((x) => (x.type === 'execveat' || x.type === 'execve') && x.comm === 'true');
     assert.equal(ok.length, 1);
@@ -342,9 +342,9 @@ describe('in-kernel filters', () => {
   test('our own process is excluded in the kernel', async () => {
     const before = probe.stats().kernel.filteredPid;
     closeSync(openSync(join(dir, 'self.txt'), 'w'));
-    const r = await runHelper(['mkdir', 'self-marker', '0755'], dir);
+    const r = await runHelper(['mkdir', 'self-marker', '0755'], dir, sink);
     await sink.untilExit(r.pid);
-    assert.equal(sink.byPid.get(process.pid), undefined, 'no record of our own pid');
+    assert.equal(sink.selfRecords, 0, 'no record of our own pid');
     assert.ok(probe.stats().kernel.filteredPid > before);
   });
 
@@ -368,7 +368,7 @@ describe('in-kernel filters', () => {
     probe.setExclusions({ comms: ['sysc'] });
     try {
       // Exec into `true` at the end so the exit (under comm "true") tells us the helper is done.
-      const r = await runHelper(['mkdir', 'by-sysc', '0755', 'execve', '/bin/true'], dir);
+      const r = await runHelper(['mkdir', 'by-sysc', '0755', 'execve', '/bin/true'], dir, sink);
       const evs = await sink.untilExit(r.pid);
       assert.equal(evs.filter((e) => e.comm === 'sysc' && e.kind === 'syscall').length, 0);
       assert.ok(evs.some((e) => e.comm === 'true'));
@@ -381,7 +381,7 @@ describe('in-kernel filters', () => {
   test('the syscall set changes live (adaptive set)', async () => {
     probe.setSyscalls(['mkdir']);
     try {
-      const r = await runHelper(['openat', 'cwd', 'live.txt', '0x41', '0600', 'mkdir', 'live-dir', '0755'], dir);
+      const r = await runHelper(['openat', 'cwd', 'live.txt', '0x41', '0600', 'mkdir', 'live-dir', '0755'], dir, sink);
       const evs = await sink.untilExit(r.pid);
       const types = new Set(evs.filter((e) => e.kind === 'syscall').map((e) => e.type));
       assert.deepEqual([...types], ['mkdir']);
@@ -393,11 +393,12 @@ describe('in-kernel filters', () => {
 
 describe('stats', () => {
   test('kernel and user counters agree', async () => {
-    const r = await runHelper(['mkdir', 'stats-dir', '0755'], dir);
+    const r = await runHelper(['mkdir', 'stats-dir', '0755'], dir, sink);
     await sink.untilExit(r.pid);
     const s = probe.stats();
     assert.equal(s.kernel.perCpu.length > 0, true);
-    assert.equal(s.kernel.dropsBuffer, 0, 'quiet test load must not drop');
+    // (No "no drops" assertion: the probe sees the whole machine, and another test file may be
+    // flooding it right now; what must hold is the accounting identity.)
     const k = s.kernel;
     assert.equal(k.seen, k.events + k.dropsBuffer + k.filteredPid + k.filteredComm + k.filteredPath);
     assert.ok(s.user.records <= k.events);
