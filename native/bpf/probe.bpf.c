@@ -61,6 +61,14 @@ struct {
   __type(value, struct pg_counters);
 } pg_counters SEC(".maps");
 
+/* Records written per syscall id (index PG_SC_*; 0 = sched records): find the noisy syscall. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, PG_SC_COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} pg_syscall_counts SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 1024);
@@ -399,10 +407,15 @@ static __always_inline void submit(struct pg_scratch *s, struct pg_counters *c)
   __u64 wake = BPF_RB_NO_WAKEUP;
   if ((c->n_evts & 15) == 0 && bpf_ringbuf_query(&pg_ring, BPF_RB_AVAIL_DATA) >= pg_wakeup_bytes)
     wake = BPF_RB_FORCE_WAKEUP;
-  if (bpf_ringbuf_output(&pg_ring, s->buf, len & (PG_BUF_SIZE - 1), wake))
+  if (bpf_ringbuf_output(&pg_ring, s->buf, len & (PG_BUF_SIZE - 1), wake)) {
     c->n_drops_buffer++;
-  else
-    c->n_evts++;
+    return;
+  }
+  c->n_evts++;
+  __u32 sc = h->syscall;
+  __u64 *n = bpf_map_lookup_elem(&pg_syscall_counts, &sc);
+  if (n)
+    *n += 1;
 }
 
 static __always_inline int self_excluded(struct pg_counters *c, __u32 tgid)

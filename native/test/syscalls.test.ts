@@ -402,6 +402,9 @@ describe('stats', () => {
     const k = s.kernel;
     assert.equal(k.seen, k.events + k.dropsBuffer + k.filteredPid + k.filteredComm + k.filteredPath);
     assert.ok(s.user.records <= k.events);
+    // Per-syscall counts (read a moment after the totals, so not compared exactly).
+    assert.ok((k.bySyscall.mkdir ?? 0) >= 1);
+    for (const name of Object.keys(k.bySyscall)) assert.ok(name === 'sched' || DEFAULT_SYSCALLS.includes(name), name);
     assert.ok(s.user.records > 0);
   });
 });

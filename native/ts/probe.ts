@@ -13,6 +13,7 @@ import {
   EVENT_LAYOUT_VERSION,
   HEADER_SIZE,
   PREFIX_MAX,
+  SYSCALL_BY_ID,
   SYSCALL_BY_NAME,
   SYSCALLS,
   Sched,
@@ -38,6 +39,7 @@ interface NativeStats {
     filteredComm: number;
     filteredPath: number;
     perCpu: NativeStatsCpu[];
+    bySyscallId: number[];
   };
 }
 
@@ -152,6 +154,8 @@ export interface ProbeStats {
     readonly filteredComm: number;
     readonly filteredPath: number;
     readonly perCpu: ReadonlyArray<{ readonly seen: number; readonly events: number; readonly dropsBuffer: number }>;
+    /** Records written per syscall (and `sched` for fork/exec/exit records): which syscall is noisy. */
+    readonly bySyscall: Readonly<Record<string, number>>;
   };
   readonly user: {
     readonly batches: number;
@@ -271,7 +275,12 @@ export class Probe {
   stats(): ProbeStats {
     const s = this.#live().stats();
     if (!s.kernel) throw new Error('probe is closed');
-    return { kernel: s.kernel, user: s.user };
+    const { bySyscallId, ...kernel } = s.kernel;
+    const bySyscall: Record<string, number> = {};
+    bySyscallId.forEach((n, id) => {
+      if (n > 0) bySyscall[id === 0 ? 'sched' : (SYSCALL_BY_ID[id]?.name ?? `#${id}`)] = n;
+    });
+    return { kernel: { ...kernel, bySyscall }, user: s.user };
   }
 
   /** Kernel ids of this probe's programs, maps and links (as `bpftool prog/map/link` lists them). */
