@@ -360,11 +360,31 @@ function normalizer(ref: FieldRef): (v: FieldMapValue) => FieldValue {
 /** Reads fields from field-map events by canonical field text, with the derivations in docs/field-map-events.md. */
 export const fieldMapExtractor: FieldExtractor<FieldMapEvent> = {
   accessor(ref: FieldRef): FieldAccessor<FieldMapEvent> {
-    const lookup = firstOf(lookupsFor(ref));
+    const lookups = lookupsFor(ref);
     const normalize = normalizer(ref);
+    const keepArray = ref.isList || (ref as Partial<ResolvedField>).anyAncestor === true;
+    if (TIME_FIELDS[ref.text] || keepArray) {
+      const lookup = firstOf(lookups);
+      return (event) => {
+        const v = lookup(event.fields);
+        return v === undefined || v === null ? undefined : normalize(v);
+      };
+    }
+    // The common case in one closure: the field's own key, a value already of the
+    // field's JS type (parsed events), derivations only when the key is absent.
+    const key = ref.text;
+    const fallback = lookups.length > 1 ? firstOf(lookups.slice(1)) : undefined;
+    const expected = NUMERIC.has(ref.type) ? 'number' : ref.type === 'BOOL' ? 'boolean' : 'string';
     return (event) => {
-      const v = lookup(event.fields);
-      return v === undefined || v === null ? undefined : normalize(v);
+      const f = event.fields;
+      let v: FieldMapValue | undefined = f[key];
+      if (v === undefined) {
+        if (fallback === undefined) return undefined;
+        v = fallback(f);
+        if (v === undefined) return undefined;
+      }
+      if (typeof v === expected) return v as ScalarFieldValue;
+      return v === null ? undefined : normalize(v);
     };
   },
 };
