@@ -36,6 +36,19 @@ export interface RunningHub {
   close(): Promise<void>;
 }
 
+/** Longest wait for one shutdown step (a delivery in flight is itself bounded by its timeoutMs). */
+const SHUTDOWN_STEP_MS = 30_000;
+
+async function bounded(work: Promise<unknown>, ms: number, what: string, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  const outcome = await Promise.race([work.then(() => 'done' as const, () => 'done' as const), timeout]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') logger.warn({ step: what, ms }, 'shutdown step did not finish in time; continuing');
+}
+
 /** Starts ingest, routing and delivery for a validated configuration. */
 export async function startHub(config: HubConfig, options: StartHubOptions): Promise<RunningHub> {
   const logger = options.logger;
@@ -116,6 +129,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     deadLetters: new DeadLetterService(deadLetterStore, workers),
   });
 
+  if (workers.size === 0) logger.warn('no destinations configured: alerts are accepted and counted but go nowhere');
   if (options.deliver !== false) for (const w of workers.values()) w.start();
   const address = await app.listen({ host: config.listen.host, port: options.port ?? config.listen.port });
   logger.info({ address, destinations: [...workers.keys()] }, 'hub listening');
@@ -125,10 +139,12 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     closing ??= (async () => {
       logger.info('hub stopping: ingest closed, draining');
       await app.close();
-      await groupCommit.drained();
-      await Promise.all([...workers.values()].map((w) => w.close()));
-      await producer.close();
-      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+      // Each step is bounded: with Redis gone, BullMQ and ioredis would wait for it forever.
+      await bounded(groupCommit.drained(), SHUTDOWN_STEP_MS, 'ingest writes', logger);
+      await bounded(Promise.all([...workers.values()].map((w) => w.close())), SHUTDOWN_STEP_MS, 'deliveries in flight', logger);
+      await bounded(producer.close(), SHUTDOWN_STEP_MS, 'flow producer', logger);
+      await bounded(Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect()))), 5000, 'redis connections', logger);
+      for (const c of connections) c.disconnect();
       await embedded?.stop();
       logger.info('hub stopped');
     })();

@@ -133,7 +133,7 @@ export const hubConfigSchema = z
     ingest: z
       .object({
         maxBatchAlerts: z.number().int().min(1).default(2000).describe('Most alerts written to Redis in one transaction; requests arriving together share one.'),
-        maxInFlight: z.number().int().min(1).default(4).describe('Redis transactions in flight at once; requests wait for the next one.'),
+        maxInFlight: z.number().int().min(1).default(2).describe('Redis transactions in flight at once; requests arriving meanwhile wait and share the next one (fewer, larger jobs under load).'),
         redisTimeoutMs: z.number().int().positive().default(5000).describe('A write Redis has not acknowledged by then is answered 503.'),
       })
       .strict()
