@@ -242,6 +242,10 @@ test('ip helpers: parse, CIDR containment, IPv4-mapped equality, formatting', ()
   assert.equal(a.value, parseIp('::ffff:192.168.1.7')!.value, 'IPv4 equals its mapped IPv6 form');
   assert.equal(parseIp('2001:db8::1')!.value, 0x20010db8000000000000000000000001n);
   assert.equal(parseIp('1.2.3'), undefined);
+  assert.equal(parseIp('1.2.3'), undefined, 'invalid addresses stay invalid when cached');
+  assert.strictEqual(parseIp('10.9.8.7'), parseIp('10.9.8.7'), 'recent results are reused');
+  for (let i = 0; i < 5000; i++) parseIp(`10.0.${i >> 8}.${i & 255}`);
+  assert.equal(parseIp('10.9.8.7')!.value, 0xffff0a090807n, 'correct after the cache is dropped');
   assert.equal(parseIp('01.2.3.4'), undefined, 'no leading zeros (inet_pton)');
   const net = parseCidr('192.168.0.0/16')!;
   assert.equal(ipInCidr(a, net), true);

@@ -31,8 +31,25 @@ function v4ToBigInt(text: string): bigint {
   return n;
 }
 
+/**
+ * Event values repeat (a node talks to a few peers), and compiled checks parse
+ * the event's address on every check, so recent results are kept. The cache
+ * is dropped wholesale when full: cheap, and bounded.
+ */
+const recent = new Map<string, IpAddress | null>();
+const RECENT_MAX = 4096;
+
 /** Parses an IPv4 or IPv6 address (inet_pton rules: no leading zeros, no prefix). */
 export function parseIp(text: string): IpAddress | undefined {
+  const hit = recent.get(text);
+  if (hit !== undefined) return hit ?? undefined;
+  const parsed = parseIpUncached(text);
+  if (recent.size >= RECENT_MAX) recent.clear();
+  recent.set(text, parsed ? Object.freeze(parsed) : null);
+  return parsed;
+}
+
+function parseIpUncached(text: string): IpAddress | undefined {
   const family = isIP(text);
   if (family === 4) return { family: 4, value: v4ToBigInt(text) | V4_MAPPED };
   if (family !== 6) return undefined;
