@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeRecord, type RawEvent } from '../ts/decode.ts';
 import { H } from '../ts/layout.ts';
-import type { Probe } from '../ts/probe.ts';
+import type { Probe, ProbeStats } from '../ts/probe.ts';
 
 export const SYSC = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'sysc');
 
@@ -134,4 +134,17 @@ export function matchCalls(run: HelperRun, events: readonly RawEvent[]): Map<num
     }
   });
   return byIndex;
+}
+
+/**
+ * Every record the probe saw was written, dropped or filtered. The counters are
+ * read while other CPUs keep running the probe, and a program increments `seen`
+ * before its outcome, so allow the records in flight: at most a couple per CPU.
+ */
+export function assertBalanced(k: ProbeStats['kernel']): void {
+  const outcomes = k.events + k.dropsBuffer + k.filteredPid + k.filteredComm + k.filteredPath;
+  const inFlight = 2 * k.perCpu.length;
+  if (Math.abs(k.seen - outcomes) > inFlight) {
+    throw new Error(`kernel counters do not balance: seen ${k.seen}, written+dropped+filtered ${outcomes}`);
+  }
 }
