@@ -45,7 +45,10 @@ export function parseHubConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source
   const resolved = resolveSecrets(raw, env, issues) as Record<string, unknown>;
   const withEnv = applySidekickEnv(resolved, env);
   const parsed = hubConfigSchema.safeParse(withEnv);
-  if (!parsed.success) throw new HubConfigError(source, [...issues, ...zodIssues(parsed.error)]);
+  if (!parsed.success) {
+    // Report the sinks' own settings problems too, so one run shows everything.
+    throw new HubConfigError(source, [...issues, ...zodIssues(parsed.error), ...rawSinkSettingsIssues(withEnv.destinations)]);
+  }
   const config = parsed.data;
   checkDestinations(config, issues);
   if (config.redis.sentinels !== undefined && config.redis.sentinelName === undefined) {
@@ -80,6 +83,20 @@ function checkDestinations(config: HubConfig, issues: ConfigIssue[]): void {
       }
     }
   }
+}
+
+function rawSinkSettingsIssues(destinations: unknown): ConfigIssue[] {
+  if (typeof destinations !== 'object' || destinations === null) return [];
+  const issues: ConfigIssue[] = [];
+  for (const [name, dest] of Object.entries(destinations as Record<string, unknown>)) {
+    if (typeof dest !== 'object' || dest === null) continue;
+    const { type, settings } = dest as { type?: unknown; settings?: unknown };
+    const module = typeof type === 'string' ? sinkModules[type] : undefined;
+    if (module === undefined) continue;
+    const result = module.settingsSchema.safeParse(settings ?? {});
+    if (!result.success) issues.push(...zodIssues(result.error, `destinations.${name}.settings`));
+  }
+  return issues;
 }
 
 function zodIssues(error: ZodError, prefix?: string): ConfigIssue[] {
