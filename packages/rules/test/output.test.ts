@@ -177,6 +177,11 @@ test('event time: HH:MM:SS.nnnnnnnnn and RFC 3339 with nanoseconds, UTC', () => 
   assert.deepEqual(formatEventTime(1718000000123456789n), { clock: '06:13:20.123456789', rfc3339: '2024-06-10T06:13:20.123456789Z' });
   assert.deepEqual(formatEventTime(1718000000000000007n), { clock: '06:13:20.000000007', rfc3339: '2024-06-10T06:13:20.000000007Z' });
   assert.deepEqual(formatEventTime(0n), { clock: '00:00:00.000000000', rfc3339: '1970-01-01T00:00:00.000000000Z' });
+  // Same second twice (cached), then the next second and a day boundary.
+  assert.deepEqual(formatEventTime(1718000000999999999n), { clock: '06:13:20.999999999', rfc3339: '2024-06-10T06:13:20.999999999Z' });
+  assert.deepEqual(formatEventTime(1718000001000000000n), { clock: '06:13:21.000000000', rfc3339: '2024-06-10T06:13:21.000000000Z' });
+  assert.deepEqual(formatEventTime(1718064000000000001n), { clock: '00:00:00.000000001', rfc3339: '2024-06-11T00:00:00.000000001Z' });
+  assert.deepEqual(formatEventTime(-1n), { clock: '23:59:59.999999999', rfc3339: '1969-12-31T23:59:59.999999999Z' });
 });
 
 const rule = {

@@ -65,16 +65,27 @@ function systemNanos(): bigint {
   return ms * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
 }
 
-const two = (n: number): string => (n < 10 ? `0${n}` : String(n));
+/** The last second formatted: alerts come in bursts within the same second. */
+let cachedSecond: bigint | undefined;
+let cachedClock = '';
+let cachedDate = '';
 
 /** `HH:MM:SS.nnnnnnnnn` (UTC) and the RFC 3339 time for an instant in ns. */
 export function formatEventTime(ns: bigint): { clock: string; rfc3339: string } {
-  const epochMs = Number(ns / 1_000_000n);
+  let second = ns / 1_000_000_000n;
   let nanos = Number(ns % 1_000_000_000n);
-  if (nanos < 0) nanos += 1_000_000_000;
-  const d = new Date(epochMs);
-  const clock = `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}.${String(nanos).padStart(9, '0')}`;
-  return { clock, rfc3339: formatRfc3339({ epochMs, nanos }) };
+  if (nanos < 0) {
+    nanos += 1_000_000_000;
+    second -= 1n;
+  }
+  if (second !== cachedSecond) {
+    const rfc = formatRfc3339({ epochMs: Number(second) * 1000, nanos: 0 });
+    cachedSecond = second;
+    cachedDate = rfc.slice(0, 11); // YYYY-MM-DDT
+    cachedClock = rfc.slice(11, 19); // HH:MM:SS
+  }
+  const fraction = String(nanos).padStart(9, '0');
+  return { clock: `${cachedClock}.${fraction}`, rfc3339: `${cachedDate}${cachedClock}.${fraction}Z` };
 }
 
 /** Returns a function that turns a matching event into the rule's Falco JSON alert. */
