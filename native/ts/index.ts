@@ -21,6 +21,8 @@ export {
   SYSCALL_BY_NAME,
   DEFAULT_SYSCALLS,
   buildSyscallTable,
+  adaptiveSyscalls,
+  STATE_SYSCALLS,
   type SyscallSpec,
 } from './layout.ts';
 export {

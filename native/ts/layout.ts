@@ -182,3 +182,23 @@ export function buildSyscallTable(names: Iterable<string>): Uint8Array {
   }
   return table;
 }
+
+/** Syscalls the probe always needs for state, whatever the rules use (Falco's base set, reduced). */
+export const STATE_SYSCALLS: readonly string[] = ['close'];
+
+/**
+ * Falco's adaptive syscall selection: the syscalls the loaded rules can match
+ * (CompiledRules.eventTypes) that the probe supports, plus the state set.
+ * Event types that are not syscalls the probe captures are returned apart so
+ * the caller can say which rules cannot fire on this probe.
+ */
+export function adaptiveSyscalls(ruleEventTypes: Iterable<string>): { syscalls: string[]; unsupported: string[] } {
+  const wanted = new Set<string>(STATE_SYSCALLS);
+  const unsupported: string[] = [];
+  for (const t of ruleEventTypes) {
+    if (SYSCALL_BY_NAME.has(t)) wanted.add(t);
+    else unsupported.push(t);
+  }
+  // Keep the table's order so the set prints the same way every time.
+  return { syscalls: SYSCALLS.map((s) => s.name).filter((n) => wanted.has(n)), unsupported: unsupported.sort() };
+}

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { runCapture } from '@peregrine/native';
-import { DEFAULT_SYSCALLS, SYSCALL_BY_NAME } from '@peregrine/native';
+import { DEFAULT_SYSCALLS, SYSCALL_BY_NAME, adaptiveSyscalls, replayExtractor } from '@peregrine/native';
+import { compileRules, loadRuleFiles } from '@peregrine/rules';
 import type { Command } from '../command.ts';
 import { wantsHelp } from '../command.ts';
 
@@ -16,6 +17,8 @@ Options:
   --seconds N             stop after N seconds (default: until interrupted)
   --syscalls a,b,c        syscalls to capture (default: every supported one:
                           the Falco rules' set plus close)
+  --rules FILE...         capture only what these rules can match (Falco's adaptive
+                          syscall set: the rules' event types plus close)
   --ring-mb N             kernel ring size in MiB, a power of two (default 8)
   --exclude-comm NAME     drop events of tasks with this comm in the kernel (repeatable)
   --exclude-prefix PATH   drop path events whose first path starts with PATH (repeatable)
@@ -30,18 +33,22 @@ export const captureCommand: Command = {
       return 0;
     }
     let values;
+    let tokens;
     try {
-      ({ values } = parseArgs({
+      ({ values, tokens } = parseArgs({
         args,
         options: {
           out: { type: 'string' },
           seconds: { type: 'string' },
           syscalls: { type: 'string' },
+          rules: { type: 'string', multiple: true },
           'ring-mb': { type: 'string' },
           'exclude-comm': { type: 'string', multiple: true },
           'exclude-prefix': { type: 'string', multiple: true },
         },
         strict: true,
+        allowPositionals: true,
+        tokens: true,
       }));
     } catch (err) {
       console.error(`peregrine capture: ${(err as Error).message}\n\n${HELP}`);
@@ -61,7 +68,38 @@ export const captureCommand: Command = {
       console.error(`peregrine capture: --ring-mb must be a power of two (got "${values['ring-mb']}")`);
       return 2;
     }
-    const syscalls = values.syscalls ? values.syscalls.split(',').map((s) => s.trim()).filter(Boolean) : [...DEFAULT_SYSCALLS];
+    // Every bare word after --rules is a rules file (as in the usage line).
+    const rulesFiles = [...(values.rules ?? [])];
+    let afterRules = false;
+    for (const t of tokens ?? []) {
+      if (t.kind === 'option') afterRules = t.name === 'rules';
+      else if (t.kind === 'positional') {
+        if (!afterRules) {
+          console.error(`peregrine capture: unexpected argument "${t.value}"\n\n${HELP}`);
+          return 2;
+        }
+        rulesFiles.push(t.value);
+      }
+    }
+    if (values.syscalls && rulesFiles.length > 0) {
+      console.error('peregrine capture: give --syscalls or --rules, not both');
+      return 2;
+    }
+    let syscalls = values.syscalls ? values.syscalls.split(',').map((s) => s.trim()).filter(Boolean) : [...DEFAULT_SYSCALLS];
+    if (rulesFiles.length > 0) {
+      try {
+        const compiled = compileRules(loadRuleFiles(rulesFiles), replayExtractor());
+        const set = adaptiveSyscalls(compiled.eventTypes);
+        syscalls = compiled.matchesAllEventTypes ? [...DEFAULT_SYSCALLS] : set.syscalls;
+        if (set.unsupported.length > 0) {
+          console.error(`peregrine capture: the rules also use event types the probe does not capture: ${set.unsupported.join(', ')}`);
+        }
+        console.error(`peregrine capture: syscalls from the rules: ${syscalls.join(', ')}`);
+      } catch (err) {
+        console.error(`peregrine capture: ${(err as Error).message}`);
+        return 1;
+      }
+    }
     const unknown = syscalls.filter((s) => !SYSCALL_BY_NAME.has(s));
     if (unknown.length > 0) {
       console.error(`peregrine capture: unknown syscall(s) ${unknown.join(', ')}; supported: ${[...SYSCALL_BY_NAME.keys()].join(', ')}`);
