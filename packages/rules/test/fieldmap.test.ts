@@ -146,6 +146,19 @@ test('evt.dir is < (only exit events exist), unless given', () => {
   assert.equal(get(one({ 'evt.dir': '>' }), 'evt.dir'), '>');
 });
 
+test('client-or-server socket fields read the server end first, then the client end', () => {
+  const e = one({ 'fd.sip': '10.0.0.2', 'fd.cip': '192.168.1.5', 'fd.sport': 443, 'fd.cport': 40000, 'fd.rip': '10.0.0.2' });
+  assert.equal(get(e, 'fd.ip'), '10.0.0.2');
+  assert.equal(get(e, 'fd.net'), '10.0.0.2');
+  assert.equal(get(e, 'fd.snet'), '10.0.0.2');
+  assert.equal(get(e, 'fd.cnet'), '192.168.1.5');
+  assert.equal(get(e, 'fd.rnet'), '10.0.0.2');
+  assert.equal(get(e, 'fd.lnet'), undefined);
+  assert.equal(get(e, 'fd.port'), 443);
+  assert.equal(get(one({ 'fd.cip': '192.168.1.5' }), 'fd.ip'), '192.168.1.5');
+  assert.equal(get(one({ 'fd.ip': '1.1.1.1', 'fd.sip': '10.0.0.2' }), 'fd.ip'), '1.1.1.1', 'an explicit key wins');
+});
+
 test('list fields keep arrays', () => {
   assert.deepEqual(get(one({ 'fd.types': ['ipv4', 'file'] }), 'fd.types'), ['ipv4', 'file']);
 });

@@ -224,6 +224,21 @@ const ANCESTORS: Readonly<Record<string, readonly [string, string, string | unde
   'proc.aargs': ['proc.aargs', 'proc.args', undefined],
   'proc.aenv': ['proc.aenv', 'proc.env', undefined],
 };
+/**
+ * Filter-only socket fields libs computes from both ends ("client or
+ * server"): read from the given end fields, server side first.
+ */
+const SOCKET_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  'fd.ip': ['fd.sip', 'fd.cip'],
+  'fd.net': ['fd.sip', 'fd.cip'],
+  'fd.snet': ['fd.sip'],
+  'fd.cnet': ['fd.cip'],
+  'fd.lnet': ['fd.lip'],
+  'fd.rnet': ['fd.rip'],
+  'fd.port': ['fd.sport', 'fd.cport'],
+  'fd.proto': ['fd.sproto', 'fd.cproto'],
+};
+
 const PARENT_OF: Readonly<Record<string, string>> = {
   'proc.pname': 'proc.aname',
   'proc.pexe': 'proc.aexe',
@@ -298,6 +313,11 @@ function lookupsFor(ref: FieldRef): Lookup[] {
         lookups.push(element(arrayKey, n - 1));
       }
     }
+    return lookups;
+  }
+  const aliases = SOCKET_ALIASES[name];
+  if (aliases && arg === undefined) {
+    for (const a of aliases) lookups.push(direct(a));
     return lookups;
   }
   const ancestorArray = PARENT_OF[name];
