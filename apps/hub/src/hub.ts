@@ -111,6 +111,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     maxBatchAlerts: config.ingest.maxBatchAlerts,
     maxInFlight: config.ingest.maxInFlight,
     timeoutMs: config.ingest.redisTimeoutMs,
+    lingerMs: config.ingest.lingerMs,
   });
 
   const app = buildServer({

@@ -21,6 +21,8 @@ export interface GroupCommitOptions {
   readonly maxInFlight: number;
   /** A transaction not acknowledged by then fails its requests (they get 503). */
   readonly timeoutMs: number;
+  /** Wait this long (ms) for more requests before a write, unless the batch is already full. 0: next event-loop turn. */
+  readonly lingerMs: number;
 }
 
 /**
@@ -53,6 +55,7 @@ export class GroupCommit {
   submit(alerts: readonly Alert[], everyDestination = false): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ alerts, everyDestination, receivedAt: Date.now(), resolve, reject });
+      this.pendingAlerts += alerts.length;
       this.schedule();
     });
   }
@@ -63,15 +66,21 @@ export class GroupCommit {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  private pendingAlerts = 0;
+
   private schedule(): void {
     if (this.scheduled || this.inFlight >= this.options.maxInFlight) return;
     this.scheduled = true;
-    // setImmediate, not a timer: requests parsed in the same event-loop turn
-    // join this write, and an idle hub adds no delay.
-    setImmediate(() => {
+    const run = () => {
       this.scheduled = false;
       this.flush();
-    });
+    };
+    // With lingerMs 0, setImmediate: requests parsed in the same event-loop
+    // turn join this write and an idle hub adds no delay. A short linger lets
+    // more concurrent requests share a write (fewer, larger jobs: measured in
+    // bench/hub) at the cost of that much latency.
+    if (this.options.lingerMs > 0 && this.pendingAlerts < this.options.maxBatchAlerts) setTimeout(run, this.options.lingerMs);
+    else setImmediate(run);
   }
 
   private flush(): void {
@@ -83,6 +92,7 @@ export class GroupCommit {
         batch.push(next);
         count += next.alerts.length;
       }
+      this.pendingAlerts -= count;
       this.inFlight++;
       void this.write(batch).finally(() => {
         this.inFlight--;
