@@ -205,3 +205,26 @@ describe('replay helpers', () => {
     assert.equal(containerIdOf(undefined), 'host');
   });
 });
+
+describe('live events', () => {
+  test('a live probe feeds the same extractor through EventAssembler', async () => {
+    const { Probe } = await import('../ts/probe.ts');
+    const { EventAssembler } = await import('../ts/replay/live.ts');
+    const probe = Probe.open({ syscalls: ['mkdirat', 'mkdir'] });
+    const assembler = new EventAssembler();
+    const seen: Array<{ name: unknown; pname: unknown; fd: unknown; pid: number }> = [];
+    const fdName = extractor.accessor(ref('fd.name'));
+    const pname = extractor.accessor(ref('proc.pname'));
+    const pn = extractor.accessor(ref('proc.name'));
+    probe.start((batch) => assembler.push(batch, (e) => seen.push({ name: pn(e), pname: pname(e), fd: fdName(e), pid: e.raw.pid })));
+    try {
+      const r = await runHelper(['mkdir', 'live-assembled', '0755'], dir);
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && !seen.some((s) => s.pid === r.pid)) await new Promise((x) => setTimeout(x, 20));
+      const mine = seen.find((s) => s.pid === r.pid);
+      assert.deepEqual(mine, { name: 'sysc', pname: readFileSync('/proc/self/comm', 'utf8').trim(), fd: `${dir}/live-assembled`, pid: r.pid });
+    } finally {
+      probe.close();
+    }
+  });
+});

@@ -58,3 +58,4 @@ export { ProcessTable, resolvePath, type ProcessInfo } from './replay/state.ts';
 export { contextFor, replayEvents } from './replay/replay.ts';
 export { falcoArgs, errnoText, openFlagsText, type ArgValue, type NameMaps } from './replay/falco-args.ts';
 export { snapshotProcesses, readProcess, type ProcessSnapshot } from './proc-snapshot.ts';
+export { EventAssembler, liveContext } from './replay/live.ts';
