@@ -55,6 +55,52 @@ export {
 } from './loader/index.ts';
 
 // Fields, outputs, field-map events.
-export { resolveField, type ResolvedField } from './fields/index.ts';
-export { compileOutputFormat, createAlertBuilder } from './output/index.ts';
-export { fieldMapExtractor, parseFieldMapEvents, readFieldMapEvents, type FieldMapEvent } from './fieldmap/index.ts';
+export {
+  resolveField,
+  UnknownFieldError,
+  FieldArgumentError,
+  ConstantParseError,
+  parseConstant,
+  suggestField,
+  fieldNames,
+  fieldSpec,
+  isComparable,
+  comparabilityError,
+  comparableKind,
+  isKnownEventType,
+  knownEventTypes,
+  parseIp,
+  parseCidr,
+  ipInCidr,
+  formatIp,
+  type ResolvedField,
+  type IpAddress,
+  type IpNetwork,
+  type FieldSpec,
+} from './fields/index.ts';
+export {
+  compileOutputFormat,
+  validateOutputFormat,
+  compileFieldValue,
+  OutputFormatError,
+  NOT_AVAILABLE,
+  SUGGESTED_OUTPUT_FIELDS,
+  suggestedOutputSuffix,
+  withSuggestedOutput,
+  createAlertBuilder,
+  formatEventTime,
+  type CompiledOutputFormat,
+  type OutputIssue,
+  type RenderedOutput,
+  type AlertRule,
+  type AlertBuilderOptions,
+} from './output/index.ts';
+export {
+  fieldMapExtractor,
+  parseFieldMapEvents,
+  readFieldMapEvents,
+  FieldMapParseError,
+  type FieldMapEvent,
+  type FieldMapValue,
+  type FieldMapProblem,
+} from './fieldmap/index.ts';
