@@ -25,6 +25,11 @@ describe('hub ingest and delivery (real Redis, local receivers)', () => {
         'slack-secops': { type: 'slack', settings: { webhookUrl: `${receiver.url}/slack` }, match: { minimumPriority: 'warning' } },
         pager: { type: 'pagerduty', settings: { routingKey: 'R0UT1NGKEY', baseUrl: `${receiver.url}/pd` }, match: { minimumPriority: 'critical' } },
         hook: { type: 'webhook', settings: { address: `${receiver.url}/hook` }, match: { fields: ['k8s.ns.name != kube-system'] } },
+        templated: {
+          type: 'webhook',
+          settings: { address: `${receiver.url}/tpl`, bodyTemplate: '{"text": "{{ rule }} in pod {{ output_fields["k8s.pod.name"] }}", "level": "{{ priority | lower }}"}' },
+          match: { rules: ['Terminal shell*'], tags: { all: ['shell'] } },
+        },
       },
     });
   });
@@ -42,7 +47,9 @@ describe('hub ingest and delivery (real Redis, local receivers)', () => {
     const res = await t.post('/', alert, auth);
     assert.equal(res.status, 202);
     assert.equal(res.json.uuid, alert.uuid, 'uuid kept when present');
-    await receiver.waitFor((rs) => ['/slack', '/pd', '/hook'].every((p) => rs.some((r) => r.url.startsWith(p) && r.body.includes('Terminal shell'))));
+    await receiver.waitFor((rs) => ['/slack', '/pd', '/hook', '/tpl'].every((p) => rs.some((r) => r.url.startsWith(p) && r.body.includes('Terminal shell'))));
+
+    assert.deepEqual(bodiesAt('/tpl'), [{ text: 'Terminal shell in container in pod web-1', level: 'critical' }], 'per-destination body template');
 
     const [hook] = bodiesAt('/hook');
     assert.deepEqual(hook, { ...alert, output_fields: alert.output_fields }, 'webhook gets the alert as Falcosidekick sends it');
@@ -70,7 +77,7 @@ describe('hub ingest and delivery (real Redis, local receivers)', () => {
     assert.match(String(r2.json.uuid), /^[0-9a-f-]{36}$/);
     await receiver.waitFor((rs) => rs.some((r) => r.body.includes('Notice rule 2')));
     const fresh = receiver.requests.slice(before);
-    assert.deepEqual(fresh.map((r) => r.url), ['/hook'], 'Notice goes to the webhook only; kube-system goes nowhere');
+    assert.deepEqual(fresh.map((r) => r.url), ['/hook'], 'Notice goes to the webhook only; kube-system goes nowhere; other rules skip the templated one');
   });
 
   test('POST /v1/alerts takes a JSON array, NDJSON and gzip', async () => {
@@ -117,7 +124,7 @@ describe('hub ingest and delivery (real Redis, local receivers)', () => {
     const res = await t.post('/test', '', auth);
     assert.equal(res.status, 202);
     // Debug priority, yet it reaches Slack (minimum warning) and PagerDuty (minimum critical): /test bypasses match.
-    await receiver.waitFor((rs) => ['/slack', '/pd', '/hook'].every((p) => rs.some((r) => r.url.startsWith(p) && r.body.includes('This is a test from Peregrine'))));
+    await receiver.waitFor((rs) => ['/slack', '/pd', '/hook', '/tpl'].every((p) => rs.some((r) => r.url.startsWith(p) && r.body.includes(p === '/tpl' ? 'Test rule' : 'This is a test from Peregrine'))));
     const metrics = (await t.get('/metrics')).text;
     for (const name of ['alerts_received_total', 'alerts_queued_total{destination="pager"}', 'alerts_delivered_total{destination="hook"}', 'delivery_latency_seconds_bucket', 'queue_jobs{destination="slack-secops",state="wait"}']) {
       assert.ok(metrics.includes(`peregrine_hub_${name}`), `metrics expose ${name}`);

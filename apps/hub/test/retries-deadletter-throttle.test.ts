@@ -70,6 +70,9 @@ describe('retries, dead-letter, replay and throttling', () => {
     }
     const metrics = (await t.get('/metrics')).text;
     assert.match(metrics, /peregrine_hub_alerts_dead_lettered_total\{destination="dead"\} 4/);
+    assert.match(metrics, /peregrine_hub_delivery_failures_total\{destination="dead",kind="retryable"\} 12/, 'three failed attempts of the four-alert batch');
+    assert.match(metrics, /peregrine_hub_delivery_failures_total\{destination="flaky",kind="retryable"\} 2/);
+    assert.match(metrics, /peregrine_hub_alerts_delivered_total\{destination="flaky"\} 1/);
 
     const bad = await t.post('/v1/deadletter/replay', { destination: 'nope' });
     assert.equal(bad.status, 400);
