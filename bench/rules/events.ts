@@ -10,7 +10,7 @@
  *    5% dup2, 2% ptrace, 3% socket, 2% symlinkat/linkat
  *   23% close/read/write/mmap/futex (types no stable rule asks for)
  */
-import type { FieldMapEvent } from '@peregrine/rules';
+import { fieldMapEvent, type FieldMapEvent, type FieldMapValue } from '@peregrine/rules';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -96,9 +96,9 @@ export function makeEvents(count: number, seed = 42): FieldMapEvent[] {
       fields = { ...base, 'evt.type': pick(IDLE_TYPES), 'fd.num': 3, 'evt.rawres': 0 };
     }
     // Absent fields are absent keys; built without `delete` so objects keep fast properties.
-    const present: Record<string, unknown> = {};
-    for (const k of Object.keys(fields)) if (fields[k] !== null) present[k] = fields[k];
-    events.push({ fields: present } as FieldMapEvent);
+    const present: Record<string, FieldMapValue> = {};
+    for (const k of Object.keys(fields)) if (fields[k] !== null) present[k] = fields[k] as FieldMapValue;
+    events.push(fieldMapEvent(present));
   }
   return events;
 }

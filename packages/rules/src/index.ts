@@ -97,6 +97,7 @@ export {
 } from './output/index.ts';
 export {
   fieldMapExtractor,
+  fieldMapEvent,
   parseFieldMapEvents,
   readFieldMapEvents,
   FieldMapParseError,
