@@ -338,6 +338,21 @@ describe('process lifecycle', () => {
   });
 });
 
+describe('bounds', () => {
+  test('argv beyond 4 KiB is cut and the record says so', async () => {
+    const long = 'x'.repeat(6000);
+    const r = await runHelper(['execve', '/bin/true', long], dir, sink);
+    const evs = await sink.untilExit(r.pid);
+    const exec = evs.find((e) => e.kind === 'exec' && e.comm === 'true');
+    assert.ok(exec?.argv, 'exec record with argv');
+    assert.equal(exec.truncated, true);
+    assert.equal(exec.argv[0], '/bin/true');
+    const bytes = exec.argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+    assert.ok(bytes <= 4096 + 1, `argv bytes ${bytes}`);
+    assert.ok(exec.argv[1].startsWith('xxxx') && exec.argv[1].length < 6000);
+  });
+});
+
 describe('in-kernel filters', () => {
   test('our own process is excluded in the kernel', async () => {
     const before = probe.stats().kernel.filteredPid;
