@@ -43,6 +43,7 @@ const FIELDS: Array<[string, string?]> = [
   ['proc.pid'], ['proc.ppid'], ['proc.name'], ['proc.exe'], ['proc.exepath'], ['proc.cmdline'], ['proc.args'],
   ['proc.cwd'], ['proc.pname'], ['proc.pexepath'], ['proc.pcmdline'], ['proc.aname', '1'], ['proc.env', 'PG_TEST_ENV'],
   ['user.uid'], ['user.name'], ['user.loginuid'], ['thread.tid'], ['container.id'], ['k8s.pod.name'],
+  ['evt.arg', 'exe'], ['evt.arg', 'args'], ['evt.arg', 'filename'], ['evt.arg', 'cwd'],
 ];
 const accessors = FIELDS.map(([name, arg]) => [arg === undefined ? name : `${name}[${arg}]`, extractor.accessor(ref(name, arg))] as const);
 const ancestorsOf = extractor.accessor(ref('proc.aname', undefined, 'CHARBUF', true));
@@ -176,6 +177,11 @@ describe('replay extractor', () => {
     assert.equal(get(exec, 'proc.exepath'), '/bin/sh');
     assert.equal(get(exec, 'proc.args'), `-c ${SYSC} mkdir from-shell 0755; exit 0`);
     assert.equal(get(exec, 'proc.env', 'PG_TEST_ENV'), '1');
+    // A successful execve's Falco parameters describe the new image.
+    assert.equal(get(exec, 'evt.arg', 'exe'), '/bin/sh');
+    assert.equal(get(exec, 'evt.arg', 'args'), `-c ${SYSC} mkdir from-shell 0755; exit 0`);
+    assert.equal(get(exec, 'evt.arg', 'filename'), '/bin/sh');
+    assert.equal(get(exec, 'evt.arg', 'cwd'), dir);
     assert.equal(get(exec, 'proc.ppid'), process.pid);
     // This test process is excluded from the capture; replay knows it from the /proc snapshot.
     assert.equal(get(exec, 'proc.pname'), readFileSync('/proc/self/comm', 'utf8').trim());

@@ -18,6 +18,8 @@ export interface ProcessSnapshot {
   readonly tty: number;
   readonly pgid: number;
   readonly sid: number;
+  /** cgroup v2 path ("0::" line of /proc/PID/cgroup), for container ids. */
+  readonly cgroup?: string;
 }
 
 function tryRead(path: string): string | undefined {
@@ -67,6 +69,7 @@ export function readProcess(pid: number, root = '/proc'): ProcessSnapshot | unde
     tty: tty === 0 ? 0 : (((tty >> 8) & 0xfff) << 20) | ((tty & 0xff) | ((tty >> 12) & 0xfff00)),
     pgid: Number(rest[2] ?? 0),
     sid: Number(rest[3] ?? 0),
+    cgroup: /^0::(.*)$/m.exec(tryRead(`${root}/${pid}/cgroup`) ?? '')?.[1],
   };
 }
 

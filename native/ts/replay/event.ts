@@ -45,7 +45,7 @@ export class ReplayEvent {
 
   /** Falco's parameters of this exit event. */
   get args(): Record<string, ArgValue | undefined> {
-    return (this.#args ??= falcoArgs(this.raw, this.ctx));
+    return (this.#args ??= falcoArgs(this.raw, this.ctx, this.proc));
   }
 
   /** The file or socket the syscall acted on, as Falco's fd.* fields see it. */

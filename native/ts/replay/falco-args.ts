@@ -12,6 +12,16 @@ export interface ArgValue {
   readonly text: string;
 }
 
+/** What a successful exec's parameters need from process state. */
+export interface ExecView {
+  readonly exe?: string;
+  readonly args: readonly string[];
+  readonly cwd?: string;
+  readonly tty?: number;
+  readonly loginuid?: number;
+  readonly exepath?: string;
+}
+
 export interface NameMaps {
   readonly users: ReadonlyMap<number, string>;
   readonly groups: ReadonlyMap<number, string>;
@@ -118,7 +128,7 @@ const path = (p: string | undefined, base: string | undefined): ArgValue | undef
   p === undefined ? undefined : { raw: p, text: resolvePath(p, base) };
 
 /** Every Falco parameter of the record's exit event that the record carries. */
-export function falcoArgs(ev: RawEvent, names: NameMaps): Record<string, ArgValue | undefined> {
+export function falcoArgs(ev: RawEvent, names: NameMaps, proc?: ExecView): Record<string, ArgValue | undefined> {
   const a = ev.args;
   const res = ev.res;
   const uid = (u: number): ArgValue => ({ raw: u, text: names.users.get(u) ?? String(u) });
@@ -219,7 +229,24 @@ export function falcoArgs(ev: RawEvent, names: NameMaps): Record<string, ArgValu
       return { res: errno(res), fd: fd(a[0]) };
     case 'execve':
     case 'execveat':
-      return { res: errno(res), filename: path(ev.path0, ev.base0) };
+      if (res < 0 || !proc) return { res: errno(res), filename: path(ev.path0, ev.base0) };
+      // A successful exec's parameters describe the new image (from the exec record).
+      return {
+        res: errno(res),
+        exe: str(proc.exe),
+        args: str(proc.args.join(' ')),
+        tid: num(ev.tid),
+        pid: num(ev.pid),
+        ptid: num(ev.ppid),
+        cwd: str(proc.cwd),
+        comm: str(ev.comm),
+        tty: proc.tty === undefined ? undefined : num(proc.tty),
+        loginuid: proc.loginuid === undefined ? undefined : uid(proc.loginuid),
+        uid: uid(ev.uid),
+        gid: { raw: ev.gid, text: names.groups.get(ev.gid) ?? String(ev.gid) },
+        filename: str(proc.exepath),
+        trusted_exepath: str(proc.exepath),
+      };
     default:
       return {};
   }

@@ -70,6 +70,7 @@ export class ProcessTable {
       pgid: p.pgid,
       sid: p.sid,
       cgroupId: 0n,
+      cgroup: p.cgroup,
       fromExec: true,
     });
   }
