@@ -132,8 +132,9 @@ static __always_inline void fill_header(struct pg_scratch *s, struct task_struct
   h->tid = t->pid;
   h->pid = t->tgid;
   h->ppid = t->real_parent->tgid;
-  h->uid = cred->uid.val;
-  h->gid = cred->gid.val;
+  /* Effective ids, as Falco's user.uid/group.gid (a setuid binary runs as its owner). */
+  h->uid = cred->euid.val;
+  h->gid = cred->egid.val;
   h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
   __builtin_memcpy(h->comm, t->comm, sizeof(h->comm));
   h->res = 0;

@@ -74,8 +74,8 @@ struct pg_event_header {
   __u32 tid;        /* 16 */
   __u32 pid;        /* 20: thread group id */
   __u32 ppid;       /* 24: real parent's thread group id */
-  __u32 uid;        /* 28 */
-  __u32 gid;        /* 32 */
+  __u32 uid;        /* 28: effective uid (Falco's user.uid) */
+  __u32 gid;        /* 32: effective gid */
   __u16 nblobs;     /* 36 */
   __u16 flags;      /* 38: PG_HF_* */
   __s64 res;        /* 40: return value (-errno on failure), exit code for EXIT */
