@@ -14,8 +14,9 @@ die() { printf '[native] error: %s\n' "$*" >&2; exit 1; }
 need_tool() { # tool debian-package
   command -v "$1" >/dev/null 2>&1 || die "'$1' not found; install it with: apt-get install -y $2"
 }
+include_dir="${PEREGRINE_INCLUDE_DIR:-/usr/include}" # overridable so the missing-header message can be tested
 need_header() { # header debian-package
-  [ -f "/usr/include/$1" ] || die "header <$1> not found; install it with: apt-get install -y $2"
+  [ -f "$include_dir/$1" ] || die "header <$1> not found; install it with: apt-get install -y $2"
 }
 need_tool clang clang
 need_tool bpftool bpftool
