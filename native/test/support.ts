@@ -25,9 +25,11 @@ export interface HelperRun {
   readonly exitCode: number | null;
 }
 
-export function runHelper(args: readonly string[], cwd?: string, sink?: EventSink): Promise<HelperRun> {
+/** Runs sysc with `args`; `wrapper` (e.g. a setpriv command line) execs it in place, same pid. */
+export function runHelper(args: readonly string[], cwd?: string, sink?: EventSink, wrapper: readonly string[] = []): Promise<HelperRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(SYSC, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...wrapper, SYSC, ...args];
+    const child = spawn(argv[0], argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     // Registered before any batch can be delivered (batches arrive on later ticks).
     if (sink && child.pid !== undefined) sink.watch(child.pid);
     let out = '';

@@ -338,6 +338,19 @@ describe('process lifecycle', () => {
   });
 });
 
+describe('identity', () => {
+  test('the header carries the effective uid, as Falco user.uid (real uid 65534, effective 0)', async () => {
+    const r = await runHelper(['mkdir', 'euid-dir', '0755'], dir, sink, ['setpriv', '--ruid=65534', '--']);
+    const evs = await sink.untilExit(r.pid);
+    const m = matchCalls(r, evs).get(0);
+    assert.ok(m, 'mkdir record');
+    assert.equal(m.type, 'mkdir');
+    assert.equal(m.res, 0);
+    assert.equal(m.uid, 0);
+    assert.equal(m.gid, 0);
+  });
+});
+
 describe('bounds', () => {
   test('argv beyond 4 KiB is cut and the record says so', async () => {
     const long = 'x'.repeat(6000);
