@@ -35,7 +35,7 @@ export function makeEvents(count: number, seed = 42): FieldMapEvent[] {
     const inContainer = r() < 0.5;
     const base: Record<string, unknown> = {
       'evt.num': i + 1,
-      'evt.time': `${1_750_000_000_000_000_000n + BigInt(i) * 1000n}`,
+      'evt.time': 1_750_000_000_000_000_000n + BigInt(i) * 1000n,
       'proc.name': name,
       'proc.exe': name,
       'proc.exepath': `/usr/bin/${name}`,

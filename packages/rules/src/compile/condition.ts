@@ -1,6 +1,15 @@
 /**
  * Compiles a resolved condition AST (lists substituted, macros expanded) into
- * one closure per node: `(event) => boolean`. No tree walk per event.
+ * one JS function per rule: `(event) => boolean`. No tree walk per event.
+ *
+ * The common checks (string `=`, `!=`, `in`, `contains`, `startswith`,
+ * `endswith`, numeric comparisons, `exists` on single-valued fields) are
+ * emitted inline as JS source, so `and`/`or` chains become one function
+ * with straight-line short-circuit code; every other check (ancestor and
+ * list fields, transformers over them, `val()`, modifiers, glob, regex,
+ * pmatch, IP networks) is a closure the generated code calls. The source
+ * only ever contains operators and slot names (`k12`): constants, sets,
+ * regexes and accessors are passed in by reference, never spliced as text.
  *
  * Semantics follow libs: a check on a value that cannot be extracted is false
  * for every operator (`!=` included); `and`/`or` short-circuit; ancestor
@@ -9,7 +18,7 @@
  */
 import type { BinaryCheckExpr, Expr, UnaryCheckExpr } from '../condition/ast.ts';
 import { parseOperand } from '../condition/parser.ts';
-import type { FieldExtractor, FieldValue, ScalarFieldValue } from '../extract.ts';
+import type { FieldAccessor, FieldExtractor, FieldValue, ScalarFieldValue } from '../extract.ts';
 import { comparabilityError, isKnownEventType, parseConstant, resolveField } from '../fields/index.ts';
 import { ConditionCompileError, type CompileWarning } from './errors.ts';
 import { compileOperand, type CompiledOperand, type OperandContext } from './operand.ts';
@@ -27,61 +36,169 @@ export type CompiledCondition<E> = (event: E) => boolean;
 
 const LIST_OPS = new Set(['in', 'intersects', 'pmatch']);
 
+/** A single-valued check with a constant right side, described so the emitter can inline it. */
+interface InlineCheck<E> {
+  readonly get: FieldAccessor<E>;
+  /** Canonical operand text: one accessor slot per distinct operand. */
+  readonly text: string;
+  readonly op: string;
+  readonly kind: ValueKind;
+  /** The parsed constant (single-value operators). */
+  readonly constant?: ScalarFieldValue;
+  /** The parsed constants (`in` / `intersects`). */
+  readonly constants?: readonly ScalarFieldValue[];
+  /** The same check as a scalar test, for operators emitted as a call. */
+  readonly test: ScalarTest;
+}
+
+/** A compiled check: always runnable as a closure; inlinable when `inline` is set. */
+interface Check<E> {
+  readonly run: CompiledCondition<E>;
+  readonly inline?: InlineCheck<E>;
+}
+
+/** Marks a field not read yet in this evaluation (`undefined` means "missing"). */
+const NOT_READ: unique symbol = Symbol('not read');
+
+/** Collects the values generated code refers to and builds the function. */
+class Emitter<E> {
+  private readonly values: unknown[] = [];
+  private readonly accessors = new Map<string, string>();
+
+  /** A name for a value the generated code uses (constant, Set, closure). */
+  ref(value: unknown): string {
+    this.values.push(value);
+    return `k${this.values.length - 1}`;
+  }
+
+  /**
+   * An expression reading an operand, at most once per evaluation: a rule
+   * that names proc.pname thirty times through its macros calls the accessor
+   * once, and not at all on a path that never reaches it.
+   */
+  read(text: string, get: FieldAccessor<E>): string {
+    let name = this.accessors.get(text);
+    if (name === undefined) {
+      name = this.ref(get);
+      this.accessors.set(text, name);
+    }
+    return `(r${name} === N ? (r${name} = ${name}(ev)) : r${name})`;
+  }
+
+  finish(body: string): CompiledCondition<E> {
+    return this.build(`return ${body};`) as CompiledCondition<E>;
+  }
+
+  /** Builds `function (ev) { <statements> }` over the collected values; reads are shared by all statements. */
+  build(statements: string): (event: E) => unknown {
+    const declarations = this.values.map((_, i) => `const k${i} = k[${i}];`).join('\n');
+    const reads = [...this.accessors.values()].map((name) => `r${name} = N`).join(', ');
+    const source = `${declarations}
+return function compiled(ev) {
+  let v${reads ? `, ${reads}` : ''};
+  ${statements}
+};`;
+    // The source holds only operators and generated names (see the module comment).
+    const factory = new Function('k', 'N', source) as (k: unknown[], n: typeof NOT_READ) => (event: E) => unknown;
+    return factory(this.values, NOT_READ);
+  }
+}
+
+/**
+ * Several conditions in one function, tried in order, sharing field reads:
+ * what the engine runs per event type. Returns the index of the first
+ * condition that holds, or -1.
+ */
+export function compileFirstMatch<E>(exprs: readonly Expr[], extractor: FieldExtractor<E>): (event: E) => number {
+  const em = new Emitter<E>();
+  const ctx = { extractor, warnings: [] };
+  const tests = exprs.map((expr, i) => `if (${emitNode(expr, ctx, em)}) return ${i};`);
+  return em.build(`${tests.join('\n  ')}\n  return -1;`) as (event: E) => number;
+}
+
+/** Like compileFirstMatch, but every condition that holds: their indexes in order. */
+export function compileAllMatches<E>(exprs: readonly Expr[], extractor: FieldExtractor<E>): (event: E) => number[] {
+  const em = new Emitter<E>();
+  const ctx = { extractor, warnings: [] };
+  const tests = exprs.map((expr, i) => `if (${emitNode(expr, ctx, em)}) out.push(${i});`);
+  return em.build(`const out = [];\n  ${tests.join('\n  ')}\n  return out;`) as (event: E) => number[];
+}
+
 export function compileCondition<E>(
   expr: Expr,
   extractor: FieldExtractor<E>,
   warnings: CompileWarning[] = [],
 ): CompiledCondition<E> {
-  return compileNode(expr, { extractor, warnings });
+  const em = new Emitter<E>();
+  return em.finish(emitNode(expr, { extractor, warnings }, em));
 }
 
-function compileNode<E>(expr: Expr, ctx: OperandContext<E>): CompiledCondition<E> {
+function emitNode<E>(expr: Expr, ctx: OperandContext<E>, em: Emitter<E>): string {
   switch (expr.kind) {
-    case 'and': {
-      const parts = expr.children.map((c) => compileNode(c, ctx));
-      if (parts.length === 2) {
-        const [a, b] = parts as [CompiledCondition<E>, CompiledCondition<E>];
-        return (ev) => a(ev) && b(ev);
-      }
-      return (ev) => {
-        for (const p of parts) if (!p(ev)) return false;
-        return true;
-      };
-    }
-    case 'or': {
-      const parts = expr.children.map((c) => compileNode(c, ctx));
-      if (parts.length === 2) {
-        const [a, b] = parts as [CompiledCondition<E>, CompiledCondition<E>];
-        return (ev) => a(ev) || b(ev);
-      }
-      return (ev) => {
-        for (const p of parts) if (p(ev)) return true;
-        return false;
-      };
-    }
-    case 'not': {
-      const inner = compileNode(expr.child, ctx);
-      return (ev) => !inner(ev);
-    }
+    case 'and':
+      return `(${expr.children.map((c) => emitNode(c, ctx, em)).join(' && ')})`;
+    case 'or':
+      return `(${expr.children.map((c) => emitNode(c, ctx, em)).join(' || ')})`;
+    case 'not':
+      return `!${emitNode(expr.child, ctx, em)}`;
     case 'identifier':
       throw new ConditionCompileError(`Undefined macro '${expr.name}' used in filter.`, expr.pos);
-    case 'unary':
-      return compileExists(expr, ctx);
-    case 'binary':
-      return compileBinary(expr, ctx);
+    case 'unary': {
+      const left = compileOperand(expr.left, ctx);
+      if (!left.multi) return `(${em.read(left.text, left.get)} !== undefined)`;
+      return `${em.ref(compileExists(left))}(ev)`;
+    }
+    case 'binary': {
+      const check = compileBinary(expr, ctx);
+      return check.inline ? emitInline(check.inline, em) : `${em.ref(check.run)}(ev)`;
+    }
   }
 }
 
-function compileExists<E>(expr: UnaryCheckExpr, ctx: OperandContext<E>): CompiledCondition<E> {
-  const left = compileOperand(expr.left, ctx);
-  const get = left.get;
-  if (left.multi) {
-    return (ev) => {
-      const v = get(ev);
-      return v !== undefined && (!Array.isArray(v) || v.length > 0);
-    };
+/** JS source for an inlinable check; `v` is the generated function's scratch variable. */
+function emitInline<E>(c: InlineCheck<E>, em: Emitter<E>): string {
+  const read = `(v = ${em.read(c.text, c.get)})`;
+  const viaTest = `(${read} !== undefined && ${em.ref(c.test)}(v))`;
+  if (c.kind === 'string') {
+    if (c.op === 'in' || c.op === 'intersects') {
+      const set = em.ref(new Set(c.constants!.map(String)));
+      // Extractors give strings for string fields; anything else goes through the exact test.
+      return `(typeof ${read} === 'string' ? ${set}.has(v) : v !== undefined && ${em.ref(c.test)}(v))`;
+    }
+    if (c.constant === undefined) return viaTest;
+    const k = em.ref(String(c.constant));
+    switch (c.op) {
+      case '=':
+      case '==':
+        return `(typeof ${read} === 'string' ? v === ${k} : v !== undefined && ${em.ref(c.test)}(v))`;
+      case '!=':
+        return `(typeof ${read} === 'string' ? v !== ${k} : v !== undefined && ${em.ref(c.test)}(v))`;
+      case 'contains':
+        return `(typeof ${read} === 'string' ? v.includes(${k}) : v !== undefined && ${em.ref(c.test)}(v))`;
+      case 'startswith':
+        return `(typeof ${read} === 'string' ? v.startsWith(${k}) : v !== undefined && ${em.ref(c.test)}(v))`;
+      case 'endswith':
+        return `(typeof ${read} === 'string' ? v.endsWith(${k}) : v !== undefined && ${em.ref(c.test)}(v))`;
+    }
+    return viaTest;
   }
-  return (ev) => get(ev) !== undefined;
+  if ((c.kind === 'numeric' || c.kind === 'bool') && c.constant !== undefined) {
+    const k = em.ref(c.constant);
+    // Loose operators on purpose: a bigint constant equals the same number.
+    const js: Record<string, string> = { '=': '==', '==': '==', '!=': '!=', '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
+    const op = js[c.op];
+    if (op) return `(${read} !== undefined && v ${op} ${k})`;
+  }
+  return viaTest;
+}
+
+/** `exists` on a multi-valued operand: some value (an empty list is none). */
+function compileExists<E>(left: CompiledOperand<E>): CompiledCondition<E> {
+  const get = left.get;
+  return (ev) => {
+    const v = get(ev);
+    return v !== undefined && (!Array.isArray(v) || v.length > 0);
+  };
 }
 
 function parseValue(left: Pick<CompiledOperand<unknown>, 'type' | 'text'>, raw: string, pos: Expr['pos']): ScalarFieldValue {
@@ -125,7 +242,7 @@ function warnFieldLikeConstants(values: readonly string[], pos: Expr['pos'], war
   }
 }
 
-function compileBinary<E>(expr: BinaryCheckExpr, ctx: OperandContext<E>): CompiledCondition<E> {
+function compileBinary<E>(expr: BinaryCheckExpr, ctx: OperandContext<E>): Check<E> {
   const left = compileOperand(expr.left, ctx);
   const kind = valueKindOf(left.type);
   const op = expr.op;
@@ -142,10 +259,11 @@ function compileBinary<E>(expr: BinaryCheckExpr, ctx: OperandContext<E>): Compil
     if (base === 'pmatch' || base === 'regex' || kind === 'ipnet') {
       throw new ConditionCompileError(`'${op}' doesn't support right-hand side fields`, right.pos);
     }
-    return compileFieldToField(left, op, kind, compileOperand(right, ctx));
+    return { run: compileFieldToField(left, op, kind, compileOperand(right, ctx)) };
   }
 
   let test: ScalarTest;
+  let inline: Omit<InlineCheck<E>, 'test'> | undefined;
   if (modifier !== undefined) {
     const values = right.kind === 'list' ? right.values : [right.value];
     checkEventTypes(left, values, expr.pos);
@@ -154,20 +272,25 @@ function compileBinary<E>(expr: BinaryCheckExpr, ctx: OperandContext<E>): Compil
     const values = right.kind === 'list' ? right.values : [right.value];
     checkEventTypes(left, values, expr.pos);
     warnFieldLikeConstants(values, right.pos, ctx.warnings);
-    test = setTest(base, kind, values.map((v) => parseValue(left, v, right.pos)));
-    if (left.multi && !left.anyElement) return listFieldCheck(left, base, test);
+    const constants = values.map((v) => parseValue(left, v, right.pos));
+    test = setTest(base, kind, constants);
+    if (left.multi && !left.anyElement) return { run: listFieldCheck(left, base, test) };
+    if (base !== 'pmatch') inline = { get: left.get, text: left.text, op: base, kind, constants };
   } else {
     if (right.kind === 'list') throw new ConditionCompileError(`operator '${op}' does not take a list`, right.pos);
     checkEventTypes(left, [right.value], expr.pos);
     warnFieldLikeConstants([right.value], right.pos, ctx.warnings);
     try {
-      test = scalarTest(base, kind, parseValue(left, right.value, right.pos));
+      const constant = parseValue(left, right.value, right.pos);
+      test = scalarTest(base, kind, constant);
+      inline = { get: left.get, text: left.text, op: base, kind, constant };
     } catch (e) {
       if (e instanceof ConditionCompileError && !e.pos) throw new ConditionCompileError(e.message, right.pos);
       throw e;
     }
   }
-  return wrapMissing(left, test);
+  if (inline && !left.multi) return { run: wrapMissing(left, test), inline: { ...inline, test } };
+  return { run: wrapMissing(left, test) };
 }
 
 /** Applies a scalar test to the extracted value: false when missing, any element for ancestor/multi values. */

@@ -10,7 +10,7 @@ import { isAtLeast } from '@peregrine/alert';
 import type { Expr } from '../condition/ast.ts';
 import type { FieldExtractor, FieldValue } from '../extract.ts';
 import { resolveField } from '../fields/index.ts';
-import { compileCondition, type CompiledCondition } from '../compile/condition.ts';
+import { compileAllMatches, compileCondition, compileFirstMatch, type CompiledCondition } from '../compile/condition.ts';
 import { eventTypesOf } from '../compile/event-types.ts';
 import { createAlertBuilder } from '../output/index.ts';
 
@@ -93,24 +93,33 @@ export function compileRules<E>(
       bucket.push(r);
     }
   }
-  // Each bucket holds its own rules plus the unrestricted ones, in rule order.
-  for (const [t, bucket] of byType) byType.set(t, [...bucket, ...anyType].sort((a, b) => a.index - b.index));
+
+  // Each event type gets one generated function over its rules (plus the
+  // unrestricted ones) in rule order, so rules share the fields they read.
+  const conditionOf = new Map(loaded.rules.map((rule, index) => [index, rule.condition]));
+  const buildMatcher = (bucket: readonly CompiledRule<E>[]): ((event: E) => CompiledRule<E>[]) => {
+    const exprs = bucket.map((r) => conditionOf.get(r.index)!);
+    if (firstOnly) {
+      const first = compileFirstMatch(exprs, extractor);
+      return (event) => {
+        const i = first(event);
+        return i < 0 ? [] : [bucket[i]!];
+      };
+    }
+    const all = compileAllMatches(exprs, extractor);
+    return (event) => all(event).map((i) => bucket[i]!);
+  };
+  const matcherByType = new Map<string, (event: E) => CompiledRule<E>[]>();
+  for (const [t, bucket] of byType) {
+    matcherByType.set(t, buildMatcher([...bucket, ...anyType].sort((a, b) => a.index - b.index)));
+  }
+  const anyTypeMatcher = buildMatcher(anyType);
 
   const typeOf = extractor.accessor(resolveField('evt.type', undefined));
-  const bucketOf = (event: E): readonly CompiledRule<E>[] => {
-    const t: FieldValue = typeOf(event);
-    return (typeof t === 'string' ? byType.get(t) : undefined) ?? anyType;
-  };
-
   const matchingRules = (event: E): CompiledRule<E>[] => {
-    const out: CompiledRule<E>[] = [];
-    for (const r of bucketOf(event)) {
-      if (r.matches(event)) {
-        out.push(r);
-        if (firstOnly) break;
-      }
-    }
-    return out;
+    const t: FieldValue = typeOf(event);
+    const matcher = (typeof t === 'string' ? matcherByType.get(t) : undefined) ?? anyTypeMatcher;
+    return matcher(event);
   };
 
   return {

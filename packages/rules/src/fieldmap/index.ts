@@ -408,30 +408,62 @@ export const fieldMapExtractor: FieldExtractor<FieldMapEvent> = {
     const lookups = lookupsFor(ref);
     const normalize = normalizer(ref);
     const keepArray = ref.isList || (ref as Partial<ResolvedField>).anyAncestor === true;
-    if (TIME_FIELDS[ref.text] || keepArray) {
+    if (TIME_FIELDS[ref.text]) {
       const lookup = firstOf(lookups);
       return (event) => {
         const v = lookup(event.fields);
         return v === undefined || v === null ? undefined : normalize(v);
       };
     }
-    // The common case in one closure: the field's own key, a value already of the
-    // field's JS type (parsed events), derivations only when the key is absent.
+    // The general path: own key, then the documented derivations, then typing.
     const key = ref.text;
-    const slot = slotOf(key);
     const fallback = lookups.length > 1 ? firstOf(lookups.slice(1)) : undefined;
-    const expected = NUMERIC.has(ref.type) ? 'number' : ref.type === 'BOOL' ? 'boolean' : 'string';
-    return (event) => {
+    const slow = (event: FieldMapEvent): FieldValue => {
       const f = event.fields;
+      let v: FieldMapValue | undefined = f[key];
+      if (v === undefined && fallback !== undefined) v = fallback(f);
+      return v === undefined || v === null ? undefined : normalize(v);
+    };
+    // The hot path, one specialised closure per JS type: the own key's slot
+    // holds a value already of the field's type (events built by fieldMapEvent).
+    const slot = slotOf(key);
+    if (keepArray) {
+      return (event) => {
+        const slots = event.slots;
+        if (slots !== undefined) {
+          const v = slots[slot];
+          if (Array.isArray(v)) return v as readonly ScalarFieldValue[];
+        }
+        return slow(event);
+      };
+    }
+    if (NUMERIC.has(ref.type)) {
+      return (event) => {
+        const slots = event.slots;
+        if (slots !== undefined) {
+          const v = slots[slot];
+          if (typeof v === 'number') return v;
+        }
+        return slow(event);
+      };
+    }
+    if (ref.type === 'BOOL') {
+      return (event) => {
+        const slots = event.slots;
+        if (slots !== undefined) {
+          const v = slots[slot];
+          if (typeof v === 'boolean') return v;
+        }
+        return slow(event);
+      };
+    }
+    return (event) => {
       const slots = event.slots;
-      let v: FieldMapValue | undefined = slots !== undefined ? slots[slot] : f[key];
-      if (v === undefined) {
-        if (fallback === undefined) return undefined;
-        v = fallback(f);
-        if (v === undefined) return undefined;
+      if (slots !== undefined) {
+        const v = slots[slot];
+        if (typeof v === 'string') return v;
       }
-      if (typeof v === expected) return v as ScalarFieldValue;
-      return v === null ? undefined : normalize(v);
+      return slow(event);
     };
   },
 };
