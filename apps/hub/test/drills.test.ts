@@ -65,7 +65,7 @@ describe('drills (hub as a child process, real Redis)', () => {
     await redis.stop();
   });
 
-  test('SIGKILL mid-burst of 10,000 alerts: every alert that got a 202 is delivered', async (t) => {
+  test('SIGKILL mid-burst of 10,000 alerts: every alert that got a 202 is delivered', { timeout: 240_000 }, async (t) => {
     const seen = countingReceiver(receiver);
     const port = await freeLoopbackPort();
     let hub = await spawnHub(configPath, port);
@@ -102,7 +102,7 @@ describe('drills (hub as a child process, real Redis)', () => {
     assert.equal(await hub.stop('SIGTERM'), 0, `graceful stop exits 0:\n${hub.output()}`);
   });
 
-  test('two hub processes on one Redis under load: nothing lost, no duplicates', async (t) => {
+  test('two hub processes on one Redis under load: nothing lost, no duplicates', { timeout: 240_000 }, async (t) => {
     receiver.requests.length = 0;
     const seen = countingReceiver(receiver);
     const [a, b] = await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
@@ -134,7 +134,7 @@ describe('drills (hub as a child process, real Redis)', () => {
 });
 
 describe('Redis outage (in-process hub)', () => {
-  test('503 while Redis is unreachable (nothing accepted), 202 and delivery after it returns', async () => {
+  test('503 while Redis is unreachable (nothing accepted), 202 and delivery after it returns', { timeout: 120_000 }, async () => {
     const redis = await startTestRedis();
     const receiver = await startHttpReceiver();
     const t = await startTestHub(redis.url, { destinations: { hook: { type: 'webhook', settings: { address: `${receiver.url}/in` } } } });

@@ -43,6 +43,7 @@ export async function startTestHub(redisUrl: string, config: Record<string, unkn
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },
         body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
       });
       const text = await res.text();
       let json: Record<string, unknown> = {};
@@ -54,7 +55,7 @@ export async function startTestHub(redisUrl: string, config: Record<string, unkn
       return { status: res.status, json };
     },
     async get(path, headers = {}) {
-      const res = await fetch(hub.address + path, { headers });
+      const res = await fetch(hub.address + path, { headers, signal: AbortSignal.timeout(30_000) });
       return { status: res.status, text: await res.text() };
     },
   };

@@ -99,11 +99,24 @@ export class GroupCommit {
         if (this.queue.length > 0) this.schedule();
         else if (this.inFlight === 0) for (const done of this.idle.splice(0)) done();
       });
-      // Under light load keep writes small and immediate; only coalesce when writes pile up.
     }
   }
 
   private async write(batch: readonly Pending[]): Promise<void> {
+    let routed: Routed;
+    try {
+      routed = await this.writeRouted(batch);
+    } catch (e) {
+      // Whatever failed (routing, serialising, Redis), every request in the batch hears about it.
+      const error = e instanceof Error ? e : new Error(String(e));
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    for (const [destination, alerts] of routed) this.metrics.queued.inc({ destination }, alerts.length);
+    for (const p of batch) p.resolve();
+  }
+
+  private async writeRouted(batch: readonly Pending[]): Promise<Routed> {
     let alertCount = 0;
     for (const p of batch) alertCount += p.alerts.length;
     this.metrics.writeBatch.observe(alertCount);
@@ -119,15 +132,8 @@ export class GroupCommit {
         flows.push({ name: DELIVER_JOB, queueName: this.keys.queueName(route.destination), data, opts: deliveryJobOptions() });
       }
     }
-    try {
-      if (flows.length > 0) await withTimeout(this.producer.addBulk(flows), this.options.timeoutMs);
-    } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e));
-      for (const p of batch) p.reject(error);
-      return;
-    }
-    for (const [destination, alerts] of routed) this.metrics.queued.inc({ destination }, alerts.length);
-    for (const p of batch) p.resolve();
+    if (flows.length > 0) await withTimeout(this.producer.addBulk(flows), this.options.timeoutMs);
+    return routed;
   }
 }
 
