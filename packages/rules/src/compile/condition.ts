@@ -182,7 +182,7 @@ function emitInline<E>(c: InlineCheck<E>, em: Emitter<E>): string {
     }
     return viaTest;
   }
-  if ((c.kind === 'numeric' || c.kind === 'bool') && c.constant !== undefined) {
+  if ((c.kind === 'numeric' || c.kind === 'boolean') && c.constant !== undefined) {
     const k = em.ref(c.constant);
     // Loose operators on purpose: a bigint constant equals the same number.
     const js: Record<string, string> = { '=': '==', '==': '==', '!=': '!=', '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
@@ -256,7 +256,7 @@ function compileBinary<E>(expr: BinaryCheckExpr, ctx: OperandContext<E>): Check<
     if (right.kind === 'field') {
       throw new ConditionCompileError(`a field on the right-hand side must be wrapped in val(): val(${right.field})`, right.pos);
     }
-    if (base === 'pmatch' || base === 'regex' || kind === 'ipnet') {
+    if (base === 'pmatch' || base === 'regex' || kind === 'ip network') {
       throw new ConditionCompileError(`'${op}' doesn't support right-hand side fields`, right.pos);
     }
     return { run: compileFieldToField(left, op, kind, compileOperand(right, ctx)) };

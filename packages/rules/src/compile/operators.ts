@@ -8,29 +8,13 @@ import type { FieldType, ScalarFieldValue } from '../extract.ts';
 import { ConditionCompileError } from './errors.ts';
 import { globToRegExp } from './glob.ts';
 import { compilePathPrefixes } from './pmatch.ts';
-import { ipInCidr, parseCidr, parseIp } from '../fields/index.ts';
+import { comparableKind, ipInCidr, parseCidr, parseIp, type ComparableKind } from '../fields/index.ts';
 
-export type ValueKind = 'string' | 'bytes' | 'numeric' | 'bool' | 'ip' | 'ipnet';
+/** How a value compares: the registry's comparison class of its field type (never `list` here). */
+export type ValueKind = Exclude<ComparableKind, 'list'>;
 
 export function valueKindOf(type: FieldType): ValueKind {
-  switch (type) {
-    case 'CHARBUF':
-    case 'FSPATH':
-    case 'FSRELPATH':
-      return 'string';
-    case 'BYTEBUF':
-      return 'bytes';
-    case 'BOOL':
-      return 'bool';
-    case 'IPV4ADDR':
-    case 'IPV6ADDR':
-    case 'IPADDR':
-      return 'ip';
-    case 'IPNET':
-      return 'ipnet';
-    default:
-      return 'numeric';
-  }
+  return comparableKind(type) as ValueKind;
 }
 
 /** The operator without its modifier: `= oneof` → `=`. */
@@ -78,12 +62,12 @@ function asText(v: ScalarFieldValue): string {
  * parsed for the field's kind (numbers for numeric fields, booleans for BOOL).
  */
 export function scalarTest(op: string, kind: ValueKind, constant: ScalarFieldValue): ScalarTest {
-  if (kind === 'ip' || kind === 'ipnet') {
+  if (kind === 'ip address' || kind === 'ip network') {
     const matches = ipMatcher(asText(constant));
     if (op === '!=') return (v) => !matches(asText(v));
     return (v) => matches(asText(v));
   }
-  if (kind === 'numeric' || kind === 'bool') {
+  if (kind === 'numeric' || kind === 'boolean') {
     const c = constant;
     switch (op) {
       case '=':
@@ -161,14 +145,14 @@ export function setTest(op: string, kind: ValueKind, constants: readonly ScalarF
     const match = compilePathPrefixes(constants.map(asText));
     return (v) => match(asText(v));
   }
-  if (kind === 'ip' || kind === 'ipnet') {
+  if (kind === 'ip address' || kind === 'ip network') {
     const matchers = constants.map((c) => ipMatcher(asText(c)));
     return (v) => {
       const text = asText(v);
       return matchers.some((m) => m(text));
     };
   }
-  if (kind === 'numeric' || kind === 'bool') {
+  if (kind === 'numeric' || kind === 'boolean') {
     // Normalise bigints that fit so Set lookups work for ordinary numbers.
     const set = new Set<ScalarFieldValue>(constants.map(normaliseNumber));
     return (v) => set.has(normaliseNumber(v));

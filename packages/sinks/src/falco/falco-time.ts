@@ -1,30 +1,14 @@
 /**
- * An alert's RFC 3339 time split into parts, keeping all nine fractional
- * digits (a JS Date stops at milliseconds, Falco prints nanoseconds).
+ * Time formats of Falco alerts for the sinks. Parsing and the RFC 3339 form
+ * are @peregrine/alert's (nine fractional digits carried beside a JS Date).
  */
-export interface FalcoTime {
-  /** Milliseconds since the epoch (fraction truncated to ms). */
-  readonly epochMs: number;
-  /** Nanoseconds within the second, 0..999 999 999. */
-  readonly nanos: number;
-}
+import { formatRfc3339, parseRfc3339, type AlertTime } from '@peregrine/alert';
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$/;
+/** An alert's time: ms since the epoch plus the nanoseconds within the second. */
+export type FalcoTime = AlertTime;
 
 /** Parses `2024-06-10T06:13:20.123456789Z` (any offset). Undefined if it is not RFC 3339. */
-export function parseFalcoTime(text: string): FalcoTime | undefined {
-  const m = RFC3339.exec(text);
-  if (!m) return undefined;
-  const [, y, mo, d, h, mi, s, frac = '', offset] = m;
-  let epochMs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  if (Number.isNaN(epochMs)) return undefined;
-  if (offset !== 'Z' && offset !== 'z') {
-    const sign = offset.startsWith('-') ? -1 : 1;
-    epochMs -= sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6))) * 60_000;
-  }
-  const nanos = Number(frac.padEnd(9, '0'));
-  return { epochMs: epochMs + Math.floor(nanos / 1e6), nanos };
-}
+export const parseFalcoTime = parseRfc3339;
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
@@ -35,10 +19,7 @@ export function formatClockTime(t: FalcoTime): string {
 }
 
 /** Falco's `evt.time.iso8601` in UTC: `2024-06-10T06:13:20.123456789Z`. */
-export function formatIsoTime(t: FalcoTime): string {
-  const d = new Date(t.epochMs);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${formatClockTime(t)}Z`;
-}
+export const formatIsoTime = formatRfc3339;
 
 /** For people (Slack): `2024-06-10 06:13:20.123456789 UTC`. */
 export function formatReadableTime(t: FalcoTime): string {
