@@ -87,3 +87,25 @@ test('a field read by several rules of one event type is extracted once per even
   engine.matchingRules(ev({ 'evt.type': 'execve', 'proc.name': 'bash' }));
   assert.equal(reads, 1);
 });
+
+test('evt.type checks folded per event type keep their meaning', () => {
+  const result = loadRuleSources([{ name: 'fold.yaml', content: `
+- rule: Open but not plain open
+  desc: d
+  condition: evt.type in (open, openat) and not evt.type = open and (evt.type != connect or proc.name = never)
+  output: o
+  priority: WARNING
+- rule: Either
+  desc: d
+  condition: (evt.type = connect and fd.sport = 22) or (evt.type = openat and fd.name = /x)
+  output: o
+  priority: WARNING
+` }]);
+  assert.ok(result.ok && result.rules);
+  const engine = compileRules(result.rules, fieldMapExtractor, { hostname: 'h', ruleMatching: 'all' });
+  const names = (fields: Record<string, FieldMapValue>) => engine.matchingRules(ev(fields)).map((r) => r.name);
+  assert.deepEqual(names({ 'evt.type': 'openat', 'fd.name': '/x' }), ['Open but not plain open', 'Either']);
+  assert.deepEqual(names({ 'evt.type': 'open', 'fd.name': '/x' }), []);
+  assert.deepEqual(names({ 'evt.type': 'connect', 'fd.sport': 22, 'fd.name': '/x' }), ['Either']);
+  assert.deepEqual(names({ 'evt.type': 'connect', 'fd.sport': 80 }), []);
+});

@@ -109,18 +109,18 @@ return function compiled(ev) {
  * what the engine runs per event type. Returns the index of the first
  * condition that holds, or -1.
  */
-export function compileFirstMatch<E>(exprs: readonly Expr[], extractor: FieldExtractor<E>): (event: E) => number {
+export function compileFirstMatch<E>(exprs: readonly Expr[], extractor: FieldExtractor<E>, knownType?: string): (event: E) => number {
   const em = new Emitter<E>();
   const ctx = { extractor, warnings: [] };
-  const tests = exprs.map((expr, i) => `if (${emitNode(expr, ctx, em)}) return ${i};`);
+  const tests = exprs.map((expr, i) => `if (${emitNode(expr, ctx, em, knownType)}) return ${i};`);
   return em.build(`${tests.join('\n  ')}\n  return -1;`) as (event: E) => number;
 }
 
 /** Like compileFirstMatch, but every condition that holds: their indexes in order. */
-export function compileAllMatches<E>(exprs: readonly Expr[], extractor: FieldExtractor<E>): (event: E) => number[] {
+export function compileAllMatches<E>(exprs: readonly Expr[], extractor: FieldExtractor<E>, knownType?: string): (event: E) => number[] {
   const em = new Emitter<E>();
   const ctx = { extractor, warnings: [] };
-  const tests = exprs.map((expr, i) => `if (${emitNode(expr, ctx, em)}) out.push(${i});`);
+  const tests = exprs.map((expr, i) => `if (${emitNode(expr, ctx, em, knownType)}) out.push(${i});`);
   return em.build(`const out = [];\n  ${tests.join('\n  ')}\n  return out;`) as (event: E) => number[];
 }
 
@@ -133,14 +133,19 @@ export function compileCondition<E>(
   return em.finish(emitNode(expr, { extractor, warnings }, em));
 }
 
-function emitNode<E>(expr: Expr, ctx: OperandContext<E>, em: Emitter<E>): string {
+/**
+ * `knownType`: the event type every event reaching this code has (the
+ * engine compiles one function per type), so `evt.type` checks fold to
+ * constants and V8 drops the branches they decide.
+ */
+function emitNode<E>(expr: Expr, ctx: OperandContext<E>, em: Emitter<E>, knownType?: string): string {
   switch (expr.kind) {
     case 'and':
-      return `(${expr.children.map((c) => emitNode(c, ctx, em)).join(' && ')})`;
+      return `(${expr.children.map((c) => emitNode(c, ctx, em, knownType)).join(' && ')})`;
     case 'or':
-      return `(${expr.children.map((c) => emitNode(c, ctx, em)).join(' || ')})`;
+      return `(${expr.children.map((c) => emitNode(c, ctx, em, knownType)).join(' || ')})`;
     case 'not':
-      return `!${emitNode(expr.child, ctx, em)}`;
+      return `!${emitNode(expr.child, ctx, em, knownType)}`;
     case 'identifier':
       throw new ConditionCompileError(`Undefined macro '${expr.name}' used in filter.`, expr.pos);
     case 'unary': {
@@ -150,9 +155,31 @@ function emitNode<E>(expr: Expr, ctx: OperandContext<E>, em: Emitter<E>): string
     }
     case 'binary': {
       const check = compileBinary(expr, ctx);
+      if (knownType !== undefined) {
+        const folded = foldEventType(expr, knownType);
+        if (folded !== undefined) return folded ? 'true' : 'false';
+      }
       return check.inline ? emitInline(check.inline, em) : `${em.ref(check.run)}(ev)`;
     }
   }
+}
+
+/** The value of an `evt.type =|==|!=|in|intersects` check for events of type `type`; undefined for other checks. */
+function foldEventType(expr: BinaryCheckExpr, type: string): boolean | undefined {
+  if (expr.left.kind !== 'field' || expr.left.field !== 'evt.type' || expr.left.arg !== undefined) return undefined;
+  const right = expr.right;
+  const values = right.kind === 'list' ? right.values : right.kind === 'value' ? [right.value] : undefined;
+  if (!values) return undefined;
+  switch (expr.op) {
+    case '=':
+    case '==':
+    case 'in':
+    case 'intersects':
+      return values.includes(type);
+    case '!=':
+      return !values.includes(type);
+  }
+  return undefined;
 }
 
 /** JS source for an inlinable check; `v` is the generated function's scratch variable. */

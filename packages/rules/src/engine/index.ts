@@ -97,21 +97,21 @@ export function compileRules<E>(
   // Each event type gets one generated function over its rules (plus the
   // unrestricted ones) in rule order, so rules share the fields they read.
   const conditionOf = new Map(loaded.rules.map((rule, index) => [index, rule.condition]));
-  const buildMatcher = (bucket: readonly CompiledRule<E>[]): ((event: E) => CompiledRule<E>[]) => {
+  const buildMatcher = (bucket: readonly CompiledRule<E>[], knownType?: string): ((event: E) => CompiledRule<E>[]) => {
     const exprs = bucket.map((r) => conditionOf.get(r.index)!);
     if (firstOnly) {
-      const first = compileFirstMatch(exprs, extractor);
+      const first = compileFirstMatch(exprs, extractor, knownType);
       return (event) => {
         const i = first(event);
         return i < 0 ? [] : [bucket[i]!];
       };
     }
-    const all = compileAllMatches(exprs, extractor);
+    const all = compileAllMatches(exprs, extractor, knownType);
     return (event) => all(event).map((i) => bucket[i]!);
   };
   const matcherByType = new Map<string, (event: E) => CompiledRule<E>[]>();
   for (const [t, bucket] of byType) {
-    matcherByType.set(t, buildMatcher([...bucket, ...anyType].sort((a, b) => a.index - b.index)));
+    matcherByType.set(t, buildMatcher([...bucket, ...anyType].sort((a, b) => a.index - b.index), t));
   }
   const anyTypeMatcher = buildMatcher(anyType);
 
