@@ -40,9 +40,11 @@ export class DestinationWorker {
   private worker: Worker | undefined;
   private readonly throttle: Throttle | undefined;
   private readonly labels: { destination: string };
+  private readonly latency: { observe(seconds: number): void };
 
   constructor(private readonly o: DestinationWorkerOptions) {
     this.labels = { destination: o.name };
+    this.latency = o.metrics.latency.labels(o.name);
     this.queue = new Queue(o.keys.queueName(o.name), { connection: o.connection, prefix: o.keys.prefix });
     this.queue.on('error', (err) => o.logger.error({ err }, 'queue error'));
     this.throttle = o.throttle === undefined ? undefined : new Throttle(o.throttle, o.name, o.keys, o.connection);
@@ -125,7 +127,8 @@ export class DestinationWorker {
     if (deliveredCount > 0) {
       o.metrics.delivered.inc(labels, deliveredCount);
       const seconds = Math.max(0, (Date.now() - job.data.receivedAt) / 1000);
-      for (let i = 0; i < deliveredCount; i++) o.metrics.latency.observe(labels, seconds);
+      // One observation per alert (they share the batch's ingest time); the label child is resolved once.
+      for (let i = 0; i < deliveredCount; i++) this.latency.observe(seconds);
     }
     if (result.kind === 'delivered') return;
 
