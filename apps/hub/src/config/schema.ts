@@ -133,8 +133,8 @@ export const hubConfigSchema = z
     ingest: z
       .object({
         maxBatchAlerts: z.number().int().min(1).default(2000).describe('Most alerts written to Redis in one transaction; requests arriving together share one.'),
-        maxInFlight: z.number().int().min(1).default(2).describe('Redis transactions in flight at once; requests arriving meanwhile wait and share the next one (fewer, larger jobs under load).'),
-        lingerMs: z.number().int().min(0).max(100).default(0).describe('Wait this long (ms) for more requests before writing, unless a full batch is waiting; trades latency for fewer, larger jobs.'),
+        maxInFlight: z.number().int().min(1).default(1).describe('Redis transactions in flight at once; requests arriving meanwhile wait and share the next one (fewer, larger jobs under load).'),
+        lingerMs: z.number().int().min(0).max(100).default(3).describe('Under load (the previous write carried several requests), wait this long (ms) for more requests before writing, unless a full batch is waiting: fewer, larger jobs for a few ms of latency. An idle hub writes at once.'),
         redisTimeoutMs: z.number().int().positive().default(5000).describe('A write Redis has not acknowledged by then is answered 503.'),
       })
       .strict()
