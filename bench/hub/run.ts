@@ -4,11 +4,11 @@
 // in the same run; and ingest→delivery latency at a steady 1k alerts/s.
 // `npm run bench -- hub` (or node --import tsx bench/hub/run.ts).
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { KeepAliveClient, freeLoopbackPort, postMany, startTestRedis } from '@peregrine/testkit';
-import { BASELINE_MAIN, HUB_MAIN, startServer, stop } from './processes.ts';
+import { BASELINE_MAIN, HUB_MAIN, cpuMs, startServer, stop } from './processes.ts';
 import { CountingReceiver } from './receiver.ts';
 
 const SINGLE = Number(process.env.BENCH_HUB_SINGLE ?? 20_000);
@@ -37,13 +37,23 @@ interface Phase {
   acceptedPerSec: number;
   deliveredPerSec?: number;
   refused: number;
+  /** CPU ms per 1000 alerts: the server process, and Redis (hub only). Less sensitive to a shared machine than wall-clock rates. */
+  serverCpuMsPer1k: number;
+  redisCpuMsPer1k?: number;
 }
 
-async function drive(url: string, requests: number, perRequest: number, connections: number, receiver?: CountingReceiver): Promise<Phase> {
+/** The processes whose CPU a phase is charged: the server under test and (for the hub) Redis. */
+interface Measured {
+  readonly server: number | undefined;
+  readonly redis?: number;
+}
+
+async function drive(url: string, requests: number, perRequest: number, connections: number, pids: Measured, receiver?: CountingReceiver): Promise<Phase> {
   const client = new KeepAliveClient(connections);
   const bodies = Array.from({ length: requests }, () => JSON.stringify(perRequest === 1 ? alert() : Array.from({ length: perRequest }, alert)));
   receiver?.reset();
   let refused = 0;
+  const cpu0 = [cpuMs(pids.server), cpuMs(pids.redis)];
   const start = performance.now();
   await postMany(client, url, requests, connections, (i) => bodies[i], (_i, r) => {
     if (r.status !== 202) refused++;
@@ -51,12 +61,14 @@ async function drive(url: string, requests: number, perRequest: number, connecti
   const accepted = performance.now();
   client.close();
   const total = requests * perRequest;
-  const phase: Phase = { acceptedPerSec: Math.round(total / ((accepted - start) / 1000)), refused };
+  const phase: Phase = { acceptedPerSec: Math.round(total / ((accepted - start) / 1000)), refused, serverCpuMsPer1k: 0 };
   if (receiver !== undefined) {
     const done = await receiver.waitFor(total - refused * perRequest, 120_000);
     if (!done) throw new Error(`only ${receiver.delivered} of ${total} alerts delivered`);
     phase.deliveredPerSec = Math.round(total / ((receiver.lastAt - start) / 1000));
   }
+  phase.serverCpuMsPer1k = Math.round(((cpuMs(pids.server) - cpu0[0]) / total) * 1000 * 10) / 10;
+  if (pids.redis !== undefined) phase.redisCpuMsPer1k = Math.round(((cpuMs(pids.redis) - cpu0[1]) / total) * 1000 * 10) / 10;
   return phase;
 }
 
@@ -88,17 +100,17 @@ async function latencyAtRate(url: string, receiver: CountingReceiver, ratePerSec
   return { p50: pick(0.5), p99: pick(0.99), max: pick(1), n: latencies.length };
 }
 
-async function withBaseline<T>(run: (url: string) => Promise<T>): Promise<T> {
+async function withBaseline<T>(run: (url: string, pids: Measured) => Promise<T>): Promise<T> {
   const port = await freeLoopbackPort();
   const child = await startServer(BASELINE_MAIN, [String(port)]);
   try {
-    return await run(`http://127.0.0.1:${port}`);
+    return await run(`http://127.0.0.1:${port}`, { server: child.pid });
   } finally {
     await stop(child);
   }
 }
 
-async function withHub<T>(receiver: CountingReceiver, run: (url: string) => Promise<T>): Promise<T> {
+async function withHub<T>(receiver: CountingReceiver, run: (url: string, pids: Measured) => Promise<T>): Promise<T> {
   const redis = await startTestRedis();
   const dir = mkdtempSync(join(tmpdir(), 'bench-hub-'));
   const config = join(dir, 'hub.yaml');
@@ -121,7 +133,7 @@ async function withHub<T>(receiver: CountingReceiver, run: (url: string) => Prom
   let child: ChildProcess | undefined;
   try {
     child = await startServer(HUB_MAIN, ['--config', config, '--port', String(port), '--log-level', 'warn'], `http://127.0.0.1:${port}/readyz`);
-    return await run(`http://127.0.0.1:${port}`);
+    return await run(`http://127.0.0.1:${port}`, { server: child.pid, redis: redis.pid });
   } finally {
     if (child) await stop(child);
     await redis.stop();
@@ -131,17 +143,17 @@ async function withHub<T>(receiver: CountingReceiver, run: (url: string) => Prom
 const receiver = new CountingReceiver();
 await receiver.start();
 
-const baseline = await withBaseline(async (url) => {
-  await drive(`${url}/`, 3000, 1, CONNECTIONS);
-  const single = await drive(`${url}/`, SINGLE, 1, CONNECTIONS);
-  const batched = await drive(`${url}/v1/alerts`, BATCHES, BATCH, 16);
+const baseline = await withBaseline(async (url, pids) => {
+  await drive(`${url}/`, 3000, 1, CONNECTIONS, pids);
+  const single = await drive(`${url}/`, SINGLE, 1, CONNECTIONS, pids);
+  const batched = await drive(`${url}/v1/alerts`, BATCHES, BATCH, 16, pids);
   return { single, batched };
 });
 
-const hub = await withHub(receiver, async (url) => {
-  await drive(`${url}/`, 3000, 1, CONNECTIONS, receiver);
-  const single = await drive(`${url}/`, SINGLE, 1, CONNECTIONS, receiver);
-  const batched = await drive(`${url}/v1/alerts`, BATCHES, BATCH, 16, receiver);
+const hub = await withHub(receiver, async (url, pids) => {
+  await drive(`${url}/`, 3000, 1, CONNECTIONS, pids, receiver);
+  const single = await drive(`${url}/`, SINGLE, 1, CONNECTIONS, pids, receiver);
+  const batched = await drive(`${url}/v1/alerts`, BATCHES, BATCH, 16, pids, receiver);
   const latency = await latencyAtRate(`${url}/`, receiver, 1000, LATENCY_SECONDS);
   return { single, batched, latency };
 });
@@ -156,5 +168,7 @@ console.log(`  hub: ${hub.single.acceptedPerSec} alerts/s accepted (202 after Re
 console.log(`batched POST /v1/alerts (${BATCHES} × ${BATCH} alerts, 16 connections):`);
 console.log(`  baseline Fastify (no queue): ${baseline.batched.acceptedPerSec} alerts/s accepted`);
 console.log(`  hub: ${hub.batched.acceptedPerSec} alerts/s accepted, ${hub.batched.deliveredPerSec} alerts/s delivered; ratio accepted/baseline ${ratio(hub.batched.acceptedPerSec, baseline.batched.acceptedPerSec)}; refused ${hub.batched.refused}`);
+console.log(`CPU per 1000 alerts (ms): single baseline ${baseline.single.serverCpuMsPer1k}, hub ${hub.single.serverCpuMsPer1k} + redis ${hub.single.redisCpuMsPer1k}; batched baseline ${baseline.batched.serverCpuMsPer1k}, hub ${hub.batched.serverCpuMsPer1k} + redis ${hub.batched.redisCpuMsPer1k}`);
+console.log(`load average at end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (the machine is shared; wall-clock rates move with it, CPU per alert much less)`);
 console.log(`latency ingest→delivery at 1000 alerts/s for ${LATENCY_SECONDS} s (n=${hub.latency.n}): p50 ${hub.latency.p50} ms, p99 ${hub.latency.p99} ms, max ${hub.latency.max} ms`);
 console.log(JSON.stringify({ baseline, hub }));

@@ -10,6 +10,8 @@ export interface TestRedis {
   readonly url: string;
   readonly port: number;
   readonly dir: string;
+  /** Process id of the current redis-server (changes on restart). */
+  readonly pid: number;
   /** SIGKILL then start again on the same port and dir (AOF replays). */
   restart(): Promise<void>;
   /** SIGKILL only: Redis is unreachable until `start()`. */
@@ -38,6 +40,9 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
+    get pid() {
+      return child.pid ?? 0;
+    },
     async restart() {
       await kill(child, 'SIGKILL');
       child = await launch(args);
