@@ -74,6 +74,9 @@ describe('retries, dead-letter, replay and throttling', () => {
     assert.match(metrics, /peregrine_hub_delivery_failures_total\{destination="flaky",kind="retryable"\} 2/);
     assert.match(metrics, /peregrine_hub_alerts_delivered_total\{destination="flaky"\} 1/);
 
+    const unknown = await t.get('/v1/deadletter?destination=nope');
+    assert.equal(unknown.status, 400);
+    assert.match(String((JSON.parse(unknown.text) as { message: string }).message), /unknown destination "nope"/);
     const bad = await t.post('/v1/deadletter/replay', { destination: 'nope' });
     assert.equal(bad.status, 400);
     assert.match(String(bad.json.message), /unknown destination "nope"/);

@@ -27,6 +27,9 @@ export class DeadLetterService {
   ) {}
 
   async list(destination: string | undefined, limit: number): Promise<DeadLetterListing | { error: string }> {
+    if (destination !== undefined && !this.workers.has(destination)) {
+      return { error: `destination: unknown destination "${destination}"; configured: ${[...this.workers.keys()].join(', ')}` };
+    }
     const names = destination === undefined ? [...this.workers.keys()] : [destination];
     const byDestination: Record<string, number> = {};
     const entries: DeadLetterEntry[] = [];

@@ -147,10 +147,12 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
   });
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 
-  app.get('/v1/deadletter', { onRequest: protect }, async (request) => {
+  app.get('/v1/deadletter', { onRequest: protect }, async (request, reply) => {
     const q = request.query as Record<string, string | undefined>;
     const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 10_000);
-    return deps.deadLetters.list(q.destination, limit);
+    const listing = await deps.deadLetters.list(q.destination, limit);
+    if ('error' in listing) return reply.code(400).send({ error: 'Bad Request', message: listing.error });
+    return listing;
   });
   app.post('/v1/deadletter/replay', { onRequest: protect }, async (request, reply) => {
     const raw = typeof request.body === 'string' && request.body.trim() !== '' ? (JSON.parse(request.body) as unknown) : {};
