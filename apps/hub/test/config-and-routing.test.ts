@@ -94,6 +94,9 @@ test('Falcosidekick env vars become destinations', () => {
   assert.equal(config.destinations.slack.settings.outputFormat, 'text');
   assert.equal(config.destinations.pagerduty.match.minimumPriority, undefined, '"" means every priority');
   assert.equal(config.destinations.webhook.settings.customHeaders, 'Authorization:Bearer a:b,X-Team:sec');
+  const bad = issuesOf(() => loadHubConfig(undefined, { SLACK_WEBHOOKURL: 'not-a-url', SLACK_MINIMUMPRIORITY: 'loud' }));
+  assert.ok(bad.some((i) => /^destinations\.slack\.settings\.webhookUrl: .*\(from SLACK_WEBHOOKURL\)$/.test(i)), bad.join('\n'));
+  assert.ok(bad.some((i) => /^destinations\.slack\.match\.minimumPriority: unknown priority "loud".*\(from SLACK_MINIMUMPRIORITY\)$/.test(i)), bad.join('\n'));
 });
 
 test('matcher: priority, rule globs, tags any/all, sources, field conditions', () => {

@@ -43,18 +43,19 @@ export function parseHubConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source
   }
   const issues: ConfigIssue[] = [];
   const resolved = resolveSecrets(raw, env, issues) as Record<string, unknown>;
-  const withEnv = applySidekickEnv(resolved, env);
+  const origins = new Map<string, string>();
+  const withEnv = applySidekickEnv(resolved, env, origins);
   const parsed = hubConfigSchema.safeParse(withEnv);
   if (!parsed.success) {
     // Report the sinks' own settings problems too, so one run shows everything.
-    throw new HubConfigError(source, [...issues, ...zodIssues(parsed.error), ...rawSinkSettingsIssues(withEnv.destinations)]);
+    throw new HubConfigError(source, withOrigins([...issues, ...zodIssues(parsed.error), ...rawSinkSettingsIssues(withEnv.destinations)], origins));
   }
   const config = parsed.data;
   checkDestinations(config, issues);
   if (config.redis.sentinels !== undefined && config.redis.sentinelName === undefined) {
     issues.push({ path: 'redis.sentinelName', message: 'is required with redis.sentinels' });
   }
-  if (issues.length > 0) throw new HubConfigError(source, issues);
+  if (issues.length > 0) throw new HubConfigError(source, withOrigins(issues, origins));
   return deepFreeze(config);
 }
 
@@ -83,6 +84,14 @@ function checkDestinations(config: HubConfig, issues: ConfigIssue[]): void {
       }
     }
   }
+}
+
+/** Names the Falcosidekick variable a bad value came from, e.g. `(from SLACK_WEBHOOKURL)`. */
+function withOrigins(issues: ConfigIssue[], origins: ReadonlyMap<string, string>): ConfigIssue[] {
+  return issues.map((issue) => {
+    const variable = origins.get(issue.path);
+    return variable === undefined ? issue : { path: issue.path, message: `${issue.message} (from ${variable})` };
+  });
 }
 
 function rawSinkSettingsIssues(destinations: unknown): ConfigIssue[] {

@@ -50,11 +50,21 @@ export const SIDEKICK_ENV_VARS: readonly string[] = [
   ...OUTPUTS.flatMap((o) => [...Object.keys(o.settings), `${o.name.toUpperCase()}_MINIMUMPRIORITY`]),
 ];
 
-export function applySidekickEnv(raw: RawConfig, env: NodeJS.ProcessEnv): RawConfig {
+/**
+ * Adds the sidekick outputs to the raw config. `origins` receives, for each
+ * config key path set from a variable, the variable's name (for error messages).
+ */
+export function applySidekickEnv(raw: RawConfig, env: NodeJS.ProcessEnv, origins: Map<string, string> = new Map()): RawConfig {
   const out: RawConfig = { ...raw };
   const listen = { ...(asRecord(raw.listen) ?? {}) };
-  if (nonEmpty(env.LISTENADDRESS) && listen.host === undefined) listen.host = env.LISTENADDRESS;
-  if (nonEmpty(env.LISTENPORT) && listen.port === undefined) listen.port = Number(env.LISTENPORT);
+  if (nonEmpty(env.LISTENADDRESS) && listen.host === undefined) {
+    listen.host = env.LISTENADDRESS;
+    origins.set('listen.host', 'LISTENADDRESS');
+  }
+  if (nonEmpty(env.LISTENPORT) && listen.port === undefined) {
+    listen.port = Number(env.LISTENPORT);
+    origins.set('listen.port', 'LISTENPORT');
+  }
   if (Object.keys(listen).length > 0) out.listen = listen;
 
   const destinations = { ...(asRecord(raw.destinations) ?? {}) };
@@ -62,11 +72,18 @@ export function applySidekickEnv(raw: RawConfig, env: NodeJS.ProcessEnv): RawCon
     if (!nonEmpty(env[output.enabledBy]) || destinations[output.name] !== undefined) continue;
     const settings: Record<string, unknown> = { ...output.fixed };
     for (const [variable, key] of Object.entries(output.settings)) {
-      if (nonEmpty(env[variable])) settings[key] = env[variable];
+      if (nonEmpty(env[variable])) {
+        settings[key] = env[variable];
+        origins.set(`destinations.${output.name}.settings.${key}`, variable);
+      }
     }
     const match: Record<string, unknown> = {};
-    const minimum = env[`${output.name.toUpperCase()}_MINIMUMPRIORITY`];
-    if (nonEmpty(minimum)) match.minimumPriority = minimum;
+    const minimumVariable = `${output.name.toUpperCase()}_MINIMUMPRIORITY`;
+    const minimum = env[minimumVariable];
+    if (nonEmpty(minimum)) {
+      match.minimumPriority = minimum;
+      origins.set(`destinations.${output.name}.match.minimumPriority`, minimumVariable);
+    }
     destinations[output.name] = { type: output.name, settings, match };
   }
   if (Object.keys(destinations).length > 0) out.destinations = destinations;
