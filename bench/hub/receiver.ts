@@ -17,11 +17,17 @@ export class CountingReceiver {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const alerts = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Array<{ uuid: string }>;
+        const body = Buffer.concat(chunks).toString('utf8');
         const now = performance.now();
-        this.delivered += alerts.length;
         this.lastAt = now;
-        if (this.recordTimes) for (const a of alerts) this.arrivals.set(a.uuid, now);
+        if (this.recordTimes) {
+          const alerts = JSON.parse(body) as Array<{ uuid: string }>;
+          this.delivered += alerts.length;
+          for (const a of alerts) this.arrivals.set(a.uuid, now);
+        } else {
+          // Throughput phases: count without parsing, so the stand-in receiver takes little of the shared CPU.
+          this.delivered += countOccurrences(body, '"uuid":');
+        }
         res.end('ok');
       });
     });
@@ -44,4 +50,10 @@ export class CountingReceiver {
   close(): Promise<void> {
     return new Promise((r) => (this.server === undefined ? r() : this.server.close(() => r())));
   }
+}
+
+function countOccurrences(text: string, needle: string): number {
+  let n = 0;
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) n++;
+  return n;
 }
