@@ -109,6 +109,7 @@ export function createAlertBuilder<E>(rule: AlertRule, extractor: FieldExtractor
     }
   }
   const keys = [...new Set([...format.keys, ...extras.map((x) => x.key), EVT_TIME_KEY])].sort(compareKeys);
+  const makeFields = fieldsFactory(keys, format.keys, extras.map((x) => x.key));
   const prefix = `: ${rule.priority} `;
   const { hostname } = options;
   const { name, priority, source } = rule;
@@ -116,10 +117,9 @@ export function createAlertBuilder<E>(rule: AlertRule, extractor: FieldExtractor
   return (event: E): Alert => {
     const ns = toEpochNanos(getRawTime(event)) ?? toEpochNanos(getTime(event)) ?? now();
     const { clock, rfc3339 } = formatEventTime(ns);
-    const rendered = format.render(event);
-    const fields: Record<string, OutputFieldValue> = {};
-    for (const k of keys) fields[k] = k === EVT_TIME_KEY ? Number(ns) : (rendered.fields[k] ?? null);
-    for (const x of extras) if (x.key !== EVT_TIME_KEY) fields[x.key] = x.get(event);
+    const rendered = format.renderValues(event);
+    const extraValues = extras.map((x) => x.get(event));
+    const fields = makeFields(rendered.values, extraValues, Number(ns));
     // Property order is the JSON order: Falco's alphabetical keys, then uuid.
     const alert: Omit<Alert, 'uuid'> & { uuid: string } = {
       hostname,
@@ -134,4 +134,29 @@ export function createAlertBuilder<E>(rule: AlertRule, extractor: FieldExtractor
     };
     return alert;
   };
+}
+
+/**
+ * Builds `output_fields` with its keys in Falco's (sorted) order from the
+ * format's values, the extra fields' values and the event time. Generated
+ * once per rule as one object literal: V8 creates such an object in one step,
+ * where thirty keyed stores of dotted names cost microseconds per alert.
+ * Keys enter the source only through JSON.stringify (a valid JS string literal).
+ */
+function fieldsFactory(
+  keys: readonly string[],
+  formatKeys: readonly string[],
+  extraKeys: readonly string[],
+): (f: readonly OutputFieldValue[], x: readonly OutputFieldValue[], t: number) => Record<string, OutputFieldValue> {
+  const entries = keys.map((key) => {
+    // An extra field replaces a format field of the same name; evt.time is always the event time.
+    const extra = extraKeys.lastIndexOf(key);
+    const value = key === EVT_TIME_KEY ? 't' : extra >= 0 ? `x[${extra}]` : `f[${formatKeys.indexOf(key)}]`;
+    return `${JSON.stringify(key)}: ${value}`;
+  });
+  return new Function('f', 'x', 't', `return { ${entries.join(', ')} };`) as (
+    f: readonly OutputFieldValue[],
+    x: readonly OutputFieldValue[],
+    t: number,
+  ) => Record<string, OutputFieldValue>;
 }

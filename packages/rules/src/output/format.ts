@@ -48,6 +48,8 @@ export interface CompiledOutputFormat<E> {
   /** The `output_fields` keys, sorted. */
   readonly keys: readonly string[];
   render(event: E): RenderedOutput;
+  /** The text and the typed values in `keys` order: for callers that build their own fields object. */
+  renderValues(event: E): { readonly text: string; readonly values: OutputFieldValue[] };
 }
 
 /** Printed for a value that cannot be extracted (libs `s_not_available_str`). */
@@ -343,19 +345,27 @@ export function compileOutputFormat<E>(format: string, extractor: FieldExtractor
   const fieldList = keys.map((k) => ({ key: k, ...jsonFields.get(k)! }));
   const slotCount = slots.length;
 
+  const renderValues = (event: E): { text: string; values: OutputFieldValue[] } => {
+    const raw = new Array<FieldValue>(slotCount);
+    for (let i = 0; i < slotCount; i++) raw[i] = slots[i]!(event);
+    let text = '';
+    for (const part of merged) {
+      if (typeof part === 'string') text += part;
+      else text += fit(textOf(raw[part.slot], part.list), part.width);
+    }
+    const values = new Array<OutputFieldValue>(fieldList.length);
+    for (let i = 0; i < fieldList.length; i++) values[i] = fieldList[i]!.toJson(raw[fieldList[i]!.slot]);
+    return { text, values };
+  };
+
   return {
     format: compiledFormat,
     keys,
+    renderValues,
     render(event: E): RenderedOutput {
-      const values = new Array<FieldValue>(slotCount);
-      for (let i = 0; i < slotCount; i++) values[i] = slots[i]!(event);
-      let text = '';
-      for (const part of merged) {
-        if (typeof part === 'string') text += part;
-        else text += fit(textOf(values[part.slot], part.list), part.width);
-      }
+      const { text, values } = renderValues(event);
       const fields: Record<string, OutputFieldValue> = {};
-      for (const f of fieldList) fields[f.key] = f.toJson(values[f.slot]);
+      for (let i = 0; i < keys.length; i++) fields[keys[i]!] = values[i]!;
       return { text, fields };
     },
   };
