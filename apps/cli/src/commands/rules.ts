@@ -77,7 +77,7 @@ function countsOf(result: LoadResult): { rules: number; macros: number; lists: n
 }
 
 function validate(paths: string[], json: boolean): number {
-  if (paths.length === 0) throw new UsageError('rules validate: give at least one rules file');
+  if (paths.length === 0) throw new UsageError('validate: give at least one rules file');
   const result = loadRuleSources(readSources(paths));
   if (json) {
     console.log(JSON.stringify({ ok: result.ok, ...countsOf(result), errors: result.errors, warnings: result.warnings }, null, 2));
@@ -94,7 +94,7 @@ function validate(paths: string[], json: boolean): number {
 }
 
 function parse(condition: string | undefined): number {
-  if (condition === undefined) throw new UsageError("rules parse: give a condition, e.g. peregrine rules parse 'proc.name = bash'");
+  if (condition === undefined) throw new UsageError("parse: give a condition, e.g. peregrine rules parse 'proc.name = bash'");
   try {
     console.log(asString(parseCondition(condition)));
     return 0;
@@ -130,7 +130,7 @@ function runTest(flags: Map<string, string[]>): number {
   const rulePaths = flags.get('rules') ?? [];
   const eventPaths = flags.get('events') ?? [];
   if (rulePaths.length === 0 || eventPaths.length !== 1) {
-    throw new UsageError('rules test: give --rules FILE... and --events FILE.jsonl');
+    throw new UsageError('test: give --rules FILE... and --events FILE.jsonl');
   }
   const result = loadRuleSources(readSources(rulePaths));
   printDiagnostics(result.warnings);
@@ -195,10 +195,10 @@ export const rulesCommand: Command = {
         case 'test':
           return runTest(flags);
       }
-      throw new UsageError(`unknown subcommand 'rules ${sub}'\n\n${HELP}`);
+      throw new UsageError(`unknown subcommand '${sub}'\n\n${HELP}`);
     } catch (e) {
       if (e instanceof UsageError) {
-        console.error(`peregrine ${e.message}`);
+        console.error(`peregrine rules: ${e.message}`);
         return 2;
       }
       throw e;
