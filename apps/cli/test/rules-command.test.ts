@@ -67,6 +67,7 @@ test('rules test prints one Falco JSON alert per match and checks --expect', () 
   const alerts = r.out.trim().split('\n').map((l) => JSON.parse(l) as { rule: string; priority: string; output_fields: Record<string, unknown> });
   assert.deepEqual(alerts.map((a) => a.rule), ['Detect Shell in Container', 'Write Sensitive File in etc', 'Change Sensitive File Permissions']);
   assert.equal(alerts[2]!.output_fields['evt.arg.mode'], '0777');
+  assert.match(r.out.split('\n')[0]!, /"evt\.time":1764392400123456789,/, 'the event time keeps all its digits, as Falco prints it');
   const wrong = file('wrong.expect.jsonl', '"Detect Shell in Container"\nnull\nnull\nnull\n');
   const w = peregrine('rules', 'test', '--rules', defaults, '--events', events, '--expect', wrong);
   assert.equal(w.code, 1);

@@ -54,3 +54,11 @@ export function nowRfc3339(): string {
   const subMs = Number(process.hrtime.bigint() % 1_000_000n);
   return formatRfc3339({ epochMs, nanos: (epochMs % 1000) * 1_000_000 + subMs });
 }
+
+/** Nanoseconds since the epoch of an RFC 3339 time, exactly. */
+export function rfc3339ToNanos(text: string): bigint | undefined {
+  const t = parseRfc3339(text);
+  if (!t) return undefined;
+  const wholeSecondsMs = t.epochMs - Math.floor(t.nanos / 1e6);
+  return BigInt(wholeSecondsMs) * 1_000_000n + BigInt(t.nanos);
+}

@@ -3,6 +3,7 @@ import { compileRules, loadRuleFiles } from '@peregrine/rules';
 import { CaptureReader, contextFor, replayEvents, replayExtractor } from '@peregrine/native';
 import type { Command } from '../command.ts';
 import { wantsHelp } from '../command.ts';
+import { alertToJson } from '@peregrine/alert';
 
 const HELP = `Usage: peregrine replay FILE --rules RULES.yaml... [options]
 
@@ -89,7 +90,7 @@ export const replayCommand: Command = {
         events++;
         for (const alert of compiled.evaluate(ev)) {
           alerts++;
-          process.stdout.write(`${JSON.stringify(alert)}\n`);
+          process.stdout.write(`${alertToJson(alert)}\n`);
         }
       }
       const stats = reader.stats as { kernel?: { dropsBuffer?: number }; user?: { drops?: number } } | undefined;

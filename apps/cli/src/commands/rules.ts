@@ -11,6 +11,7 @@ import {
   type Diagnostic,
   type LoadResult,
 } from '@peregrine/rules';
+import { alertToJson } from '@peregrine/alert';
 import type { Command } from '../command.ts';
 import { wantsHelp } from '../command.ts';
 
@@ -153,7 +154,7 @@ function runTest(flags: Map<string, string[]>): number {
   const matched: string[][] = [];
   for (const event of events) {
     const alerts = engine.evaluate(event);
-    for (const alert of alerts) console.log(JSON.stringify(alert));
+    for (const alert of alerts) console.log(alertToJson(alert));
     matched.push(alerts.map((a) => a.rule));
   }
   const expectPath = flags.get('expect')?.[0];

@@ -1,5 +1,6 @@
 import type { Alert } from '@peregrine/alert';
 import { formatClockTime, formatIsoTime, parseFalcoTime } from './falco-time.ts';
+import { withExactEventTime } from '@peregrine/alert';
 
 export interface FalcoTextOptions {
   /** Falco's `time_format_iso_8601`: ISO time instead of `HH:MM:SS.nnnnnnnnn`. @defaultValue false */
@@ -42,7 +43,7 @@ export function formatFalcoText(alert: Alert, options: FalcoTextOptions = {}): s
 export function formatFalcoJson(alert: Alert): string {
   const fields: Record<string, unknown> = {};
   for (const key of Object.keys(alert.output_fields).sort()) fields[key] = alert.output_fields[key];
-  return JSON.stringify({
+  const json = JSON.stringify({
     hostname: alert.hostname,
     output: alert.output,
     output_fields: fields,
@@ -53,4 +54,5 @@ export function formatFalcoJson(alert: Alert): string {
     time: alert.time,
     uuid: alert.uuid,
   });
+  return withExactEventTime(json, alert);
 }

@@ -9,6 +9,7 @@ import { compileTemplate } from '../template/template.ts';
 import type { RenderTemplate } from '../template/template.ts';
 import { isJsonContentType } from './webhook-settings.ts';
 import type { WebhookSettings } from './webhook-settings.ts';
+import { withExactEventTime } from '@peregrine/alert';
 
 /** `sha256=<hex>` over the exact body bytes, the form GitHub webhooks use. */
 export function webhookSignature(secret: string, body: string): string {
@@ -33,7 +34,7 @@ export class WebhookSink implements Sink {
     this.json = isJsonContentType(settings.contentType);
     const template: RenderTemplate | undefined =
       settings.bodyTemplate === undefined ? undefined : compileTemplate(settings.bodyTemplate, { escape: this.json ? 'json' : 'text' });
-    this.render = template ?? ((alert) => JSON.stringify(falcosidekickPayload(alert)));
+    this.render = template ?? ((alert) => withExactEventTime(JSON.stringify(falcosidekickPayload(alert)), alert));
   }
 
   async deliver(alerts: readonly Alert[], ctx: DeliveryContext): Promise<DeliveryResult> {
