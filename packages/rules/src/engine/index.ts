@@ -96,9 +96,8 @@ export function compileRules<E>(
 
   // Each event type gets one generated function over its rules (plus the
   // unrestricted ones) in rule order, so rules share the fields they read.
-  const conditionOf = new Map(loaded.rules.map((rule, index) => [index, rule.condition]));
   const buildMatcher = (bucket: readonly CompiledRule<E>[], knownType?: string): ((event: E) => CompiledRule<E>[]) => {
-    const exprs = bucket.map((r) => conditionOf.get(r.index)!);
+    const exprs = bucket.map((r) => loaded.rules[r.index]!.condition);
     if (firstOnly) {
       const first = compileFirstMatch(exprs, extractor, knownType);
       return (event) => {
