@@ -538,20 +538,31 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
   return 0;
 }
 
+/*
+ * The common start of the scheduler programs: enabled by `mask_bit`, counted,
+ * the (judged) process not excluded, scratch space available. NULL: emit nothing.
+ */
+static __always_inline struct pg_scratch *sched_begin(__u32 mask_bit, __u32 judged_pid, struct pg_counters **out)
+{
+  if (!(pg_sched_mask & mask_bit))
+    return NULL;
+  struct pg_counters *c = counters();
+  if (!c)
+    return NULL;
+  c->n_seen++;
+  if (self_excluded(c, judged_pid))
+    return NULL;
+  *out = c;
+  return scratch();
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(pg_sched_fork, struct task_struct *parent, struct task_struct *child)
 {
-  if (!(pg_sched_mask & 1))
-    return 0;
-  struct pg_counters *c = counters();
-  if (!c)
-    return 0;
-  c->n_seen++;
+  struct pg_counters *c = NULL;
   /* Judged by the child: an excluded process's new threads are excluded, its children are not. */
-  if (self_excluded(c, child->tgid))
-    return 0;
-  struct pg_scratch *s = scratch();
-  if (!s)
+  struct pg_scratch *s = sched_begin(1, child->tgid, &c);
+  if (!s || !c)
     return 0;
   fill_header(s, bpf_get_current_task_btf(), PG_KIND_FORK, 0);
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
@@ -575,16 +586,9 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent, struct task_struct *chil
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(pg_sched_exit, struct task_struct *p)
 {
-  if (!(pg_sched_mask & 4))
-    return 0;
-  struct pg_counters *c = counters();
-  if (!c)
-    return 0;
-  c->n_seen++;
-  if (self_excluded(c, bpf_get_current_pid_tgid() >> 32))
-    return 0;
-  struct pg_scratch *s = scratch();
-  if (!s)
+  struct pg_counters *c = NULL;
+  struct pg_scratch *s = sched_begin(4, bpf_get_current_pid_tgid() >> 32, &c);
+  if (!s || !c)
     return 0;
   fill_header(s, bpf_get_current_task_btf(), PG_KIND_EXIT, 0);
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
@@ -599,16 +603,9 @@ int BPF_PROG(pg_sched_exit, struct task_struct *p)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-  if (!(pg_sched_mask & 2))
-    return 0;
-  struct pg_counters *c = counters();
-  if (!c)
-    return 0;
-  c->n_seen++;
-  if (self_excluded(c, bpf_get_current_pid_tgid() >> 32))
-    return 0;
-  struct pg_scratch *s = scratch();
-  if (!s)
+  struct pg_counters *c = NULL;
+  struct pg_scratch *s = sched_begin(2, bpf_get_current_pid_tgid() >> 32, &c);
+  if (!s || !c)
     return 0;
   struct task_struct *t = bpf_get_current_task_btf();
   fill_header(s, t, PG_KIND_EXEC, 0);
