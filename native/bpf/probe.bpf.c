@@ -61,14 +61,6 @@ struct {
   __type(value, struct pg_counters);
 } pg_counters SEC(".maps");
 
-/* Records written per syscall id (index PG_SC_*; 0 = sched records): find the noisy syscall. */
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, PG_SC_COUNT);
-  __type(key, __u32);
-  __type(value, __u64);
-} pg_syscall_counts SEC(".maps");
-
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 1024);
@@ -429,9 +421,8 @@ static __always_inline void submit(struct pg_scratch *s, struct pg_counters *c)
   }
   c->n_evts++;
   __u32 sc = h->syscall;
-  __u64 *n = bpf_map_lookup_elem(&pg_syscall_counts, &sc);
-  if (n)
-    *n += 1;
+  if (sc < PG_SC_COUNT)
+    c->n_by_syscall[sc]++;
 }
 
 static __always_inline int self_excluded(struct pg_counters *c, __u32 tgid)

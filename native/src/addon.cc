@@ -401,13 +401,10 @@ class Probe : public Napi::ObjectWrap<Probe> {
     k.Set("filteredPath", Napi::Number::New(env, static_cast<double>(sum.n_filtered_path)));
     k.Set("perCpu", cpus);
     // Records written per syscall id, summed over CPUs (index = enum pg_syscall).
-    std::vector<uint64_t> counts(static_cast<size_t>(ncpu));
     Napi::Array by = Napi::Array::New(env, PG_SC_COUNT);
-    int cfd = bpf_map__fd(skel_->maps.pg_syscall_counts);
     for (uint32_t id = 0; id < PG_SC_COUNT; id++) {
       uint64_t total = 0;
-      if (bpf_map_lookup_elem(cfd, &id, counts.data()) == 0)
-        for (int i = 0; i < ncpu; i++) total += counts[i];
+      for (int i = 0; i < ncpu; i++) total += per[i].n_by_syscall[id];
       by.Set(id, Napi::Number::New(env, static_cast<double>(total)));
     }
     k.Set("bySyscallId", by);

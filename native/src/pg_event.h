@@ -144,6 +144,7 @@ struct pg_counters {
   __u64 n_filtered_pid;
   __u64 n_filtered_comm;
   __u64 n_filtered_path;
+  __u64 n_by_syscall[PG_SC_COUNT]; /* records written per syscall id (0 = sched records) */
 };
 
 /* Path prefix exclusion key (LPM trie): data = {u8 id_hi, u8 id_lo, path bytes}. */
