@@ -1,8 +1,12 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadHubConfig } from './config/load.ts';
 import { HubConfigError, RedisUnavailableError } from './errors.ts';
 import { startHub } from './hub.ts';
+import { HUB_REDIS_URL_ENV } from './cluster/messages.ts';
+import { runPrimary } from './cluster/primary.ts';
 
 const HELP = `Usage: peregrine hub [--config FILE] [--port N] [--redis URL] [--check]
 
@@ -20,6 +24,8 @@ Options:
   --redis URL     Redis URL (overrides redis.url). Without any Redis setting the
                   hub starts a local redis-server child (AOF on, data in
                   redis.dataDir, default .cache/hub-redis).
+  --processes N   Hub processes sharing the port and the work, or "auto" (one
+                  per CPU core); overrides \`processes\` (default 1).
   --check         Validate the configuration and exit.
   --log-level L   pino level (default info).
 
@@ -44,6 +50,7 @@ export async function runHubCommand(args: string[]): Promise<number> {
         port: { type: 'string' },
         redis: { type: 'string' },
         check: { type: 'boolean' },
+        processes: { type: 'string' },
         'log-level': { type: 'string' },
       },
       strict: true,
@@ -56,6 +63,14 @@ export async function runHubCommand(args: string[]): Promise<number> {
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     console.error(`peregrine hub: --port must be an integer 0-65535, got "${values.port}"`);
     return 2;
+  }
+  let processesOverride: number | 'auto' | undefined;
+  if (values.processes !== undefined) {
+    processesOverride = values.processes === 'auto' ? 'auto' : Number(values.processes);
+    if (processesOverride !== 'auto' && (!Number.isInteger(processesOverride) || processesOverride < 1 || processesOverride > 64)) {
+      console.error(`peregrine hub: --processes must be an integer 1-64 or "auto", got "${values.processes}"`);
+      return 2;
+    }
   }
   const logger = pino({ level: values['log-level'] ?? 'info', redact: ['*.webhookUrl', '*.routingKey', '*.password', '*.tokens'] });
   let config;
@@ -72,9 +87,25 @@ export async function runHubCommand(args: string[]): Promise<number> {
     console.log(`configuration OK: ${Object.keys(config.destinations).length} destination(s): ${Object.keys(config.destinations).join(', ') || '(none)'}`);
     return 0;
   }
+  const wanted = processesOverride ?? config.processes;
+  const processes = wanted === 'auto' ? availableParallelism() : wanted;
+  if (processes > 1 && cluster.isPrimary) {
+    try {
+      return await runPrimary(config, { logger, processes, redisUrl: values.redis });
+    } catch (e) {
+      if (e instanceof RedisUnavailableError) {
+        console.error(`peregrine hub: ${e.message}`);
+        return 1;
+      }
+      throw e;
+    }
+  }
+  // A hub process under a primary: Redis comes from the primary (maybe its embedded redis-server).
+  const clusterWorker = cluster.isWorker;
+  const redisUrl = clusterWorker ? (process.env[HUB_REDIS_URL_ENV] ?? values.redis) : values.redis;
   let hub;
   try {
-    hub = await startHub(config, { logger, port, redisUrl: values.redis });
+    hub = await startHub(config, { logger, port, redisUrl, clusterWorker });
   } catch (e) {
     if (e instanceof RedisUnavailableError) {
       console.error(`peregrine hub: ${e.message}`);
@@ -84,17 +115,27 @@ export async function runHubCommand(args: string[]): Promise<number> {
   }
   const running = hub;
   return new Promise<number>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, 'shutting down');
+      const finish = (code: number) => {
+        // A hub process's IPC channel to its primary would keep it alive after draining.
+        if (clusterWorker && process.connected) process.disconnect();
+        resolve(code);
+      };
       running.close().then(
-        () => resolve(0),
+        () => finish(0),
         (err: unknown) => {
           logger.error({ err }, 'shutdown failed');
-          resolve(1);
+          finish(1);
         },
       );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // The primary is gone (killed, or it closed the channel): drain and exit rather than linger unmanaged.
+    if (clusterWorker) process.once('disconnect', () => stop('primary gone'));
   });
 }

@@ -10,7 +10,8 @@ import { RedisUnavailableError } from './errors.ts';
 import { buildServer } from './http/server.ts';
 import { GroupCommit } from './ingest/group-commit.ts';
 import { HubMetrics } from './metrics.ts';
-import { redisTarget, waitReady } from './redis/connection.ts';
+import { needsEmbeddedRedis, redisTarget, waitReady } from './redis/connection.ts';
+import { clusterMetricsText } from './cluster/worker.ts';
 import type { RedisClient } from './redis/connection.ts';
 import { startEmbeddedRedis } from './redis/embedded-redis.ts';
 import type { EmbeddedRedis } from './redis/embedded-redis.ts';
@@ -25,6 +26,8 @@ export interface StartHubOptions {
   readonly port?: number;
   /** Start delivery workers (default true). False runs an ingest-only hub. */
   readonly deliver?: boolean;
+  /** This is one of several hub processes under a primary (`processes: N`): /metrics reports the sum over all of them. */
+  readonly clusterWorker?: boolean;
 }
 
 export interface RunningHub {
@@ -54,7 +57,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   const logger = options.logger;
   let embedded: EmbeddedRedis | undefined;
   let url = options.redisUrl ?? config.redis.url;
-  if (url === undefined && config.redis.sentinels === undefined && config.redis.cluster === undefined) {
+  if (needsEmbeddedRedis(config, url)) {
     embedded = await startEmbeddedRedis({ dataDir: config.redis.dataDir, port: config.redis.embeddedPort, logger });
     url = embedded.url;
   }
@@ -128,6 +131,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       }
     },
     deadLetters: new DeadLetterService(deadLetterStore, workers),
+    metricsText: options.clusterWorker === true ? clusterMetricsText(metrics.registry) : () => metrics.registry.metrics(),
   });
 
   if (workers.size === 0) logger.warn('no destinations configured: alerts are accepted and counted but go nowhere');

@@ -38,6 +38,8 @@ export class HubMetrics {
       help: 'Jobs (batches of alerts) in each destination queue, by state',
       labelNames: ['destination', 'state'],
       registers: [this.registry],
+      // Every hub process reads the same Redis counts: a multi-process hub reports them once, not summed.
+      aggregator: 'max',
       async collect() {
         try {
           for (const { destination, counts } of await jobCounts()) {

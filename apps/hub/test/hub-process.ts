@@ -13,8 +13,8 @@ export interface HubProcess {
   stop(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function spawnHub(configPath: string, port: number): Promise<HubProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath, '--port', String(port), '--log-level', 'warn'], {
+export async function spawnHub(configPath: string, port: number, extraArgs: readonly string[] = []): Promise<HubProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath, '--port', String(port), '--log-level', 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -57,6 +57,8 @@ function typeName(s: z.ZodTypeAny): string {
   if (s instanceof z.ZodArray) return `list of ${typeName(unwrap(s._def.type))}`;
   if (s instanceof z.ZodRecord) return 'map';
   if (s instanceof z.ZodObject) return 'object';
+  if (s instanceof z.ZodLiteral) return `\`${String(s._def.value)}\``;
+  if (s instanceof z.ZodUnion) return (s._def.options as z.ZodTypeAny[]).map((o) => typeName(unwrap(o))).join(' or ');
   return 'value';
 }
 

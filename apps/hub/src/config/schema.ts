@@ -105,6 +105,10 @@ export const hubConfigSchema = z
       })
       .strict()
       .default({}),
+    processes: z
+      .union([z.number().int().min(1).max(64), z.literal('auto')])
+      .default(1)
+      .describe('Hub processes sharing the listen port and the work (Node cluster): a number, or `auto` for one per CPU core. Each runs ingest and every destination\'s delivery; a crashed one is restarted, SIGTERM drains them all. 1: everything in this process.'),
     bodyLimitBytes: z.number().int().positive().default(10 * 1024 * 1024).describe('Largest request body (after gzip decoding) in bytes; larger gets 413.'),
     redis: z
       .object({

@@ -24,6 +24,8 @@ export interface HttpDeps {
   /** Cheap synchronous check: is the Redis connection up right now? */
   readonly redisConnected: () => boolean;
   readonly deadLetters: DeadLetterService;
+  /** The Prometheus text for GET /metrics (this process's registry, or the sum over a multi-process hub). */
+  readonly metricsText: () => Promise<string>;
 }
 
 class HttpError extends Error {
@@ -145,7 +147,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     if (await deps.redisReady()) return { status: 'ok' };
     return reply.code(503).send({ status: 'unavailable', message: 'Redis is unreachable' });
   });
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await deps.metricsText()));
 
   app.get('/v1/deadletter', { onRequest: protect }, async (request, reply) => {
     const q = request.query as Record<string, string | undefined>;

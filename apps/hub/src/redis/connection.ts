@@ -57,3 +57,8 @@ export async function waitReady(client: RedisClient, timeoutMs: number): Promise
     client.on('ready', onReady);
   });
 }
+
+/** True when neither a URL nor Sentinel/Cluster is configured: the hub starts its own redis-server. */
+export function needsEmbeddedRedis(config: HubConfig, urlOverride: string | undefined): boolean {
+  return (urlOverride ?? config.redis.url) === undefined && config.redis.sentinels === undefined && config.redis.cluster === undefined;
+}
