@@ -29,7 +29,6 @@ char LICENSE[] SEC("license") = "GPL";
 struct pg_scratch {
   __u8 buf[PG_BUF_SIZE];
   __u8 walk[PG_WALK_SIZE];
-  struct pg_prefix_key key;
   __u32 off;
   __u16 nblobs;
   __u16 flags;
@@ -376,22 +375,29 @@ static __always_inline void add_user_bytes(struct pg_scratch *s, __u16 tag, __u6
   blob_end(s, off, tag, (__u32)len);
 }
 
-/* True when the first path is excluded by a prefix rule for this syscall. */
+/*
+ * True when the first path is excluded by a prefix rule for this syscall. The
+ * LPM key {u32 prefixlen, u8 id_hi, u8 id_lo, path…} is laid over the record
+ * itself, in the 6 bytes just before PATH0's data (the end of args[5] and the
+ * blob prefix), which are saved and restored around the lookup: the path is
+ * not copied.
+ */
 static __always_inline int path_excluded(struct pg_scratch *s, __u16 sc, int data_off)
 {
-  if (data_off < 0)
+  const __u32 doff = PG_HEADER_SIZE + PG_BLOB_PREFIX; /* PATH0 is always the first blob */
+  if (data_off != doff || s->buf[doff] != '/')
     return 0;
-  __u32 doff = (__u32)data_off & PG_OFF_MASK;
-  if (s->buf[doff] != '/')
-    return 0;
-  __u32 len = *(__u16 *)&s->buf[(doff - PG_BLOB_PREFIX + 2) & PG_OFF_MASK];
+  __u32 len = *(__u16 *)&s->buf[PG_HEADER_SIZE + 2];
   if (len > PG_PREFIX_MAX)
     len = PG_PREFIX_MAX;
-  s->key.data[0] = sc >> 8;
-  s->key.data[1] = sc & 0xff;
-  bpf_probe_read_kernel(&s->key.data[2], PG_PREFIX_MAX, &s->buf[doff]);
-  s->key.prefixlen = (2 + len) * 8;
-  return bpf_map_lookup_elem(&pg_excluded_prefixes, &s->key) != 0;
+  __u64 saved = *(__u64 *)&s->buf[doff - 8];
+  struct pg_prefix_key *k = (struct pg_prefix_key *)&s->buf[doff - 6];
+  k->prefixlen = (2 + len) * 8;
+  k->data[0] = sc >> 8;
+  k->data[1] = sc & 0xff;
+  int hit = bpf_map_lookup_elem(&pg_excluded_prefixes, k) != 0;
+  *(__u64 *)&s->buf[doff - 8] = saved;
+  return hit;
 }
 
 static __always_inline void submit(struct pg_scratch *s, struct pg_counters *c)

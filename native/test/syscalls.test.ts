@@ -385,6 +385,12 @@ describe('in-kernel filters', () => {
       assert.ok(!opens.includes('/etc/hostname'), `excluded path delivered: ${opens.join(' ')}`);
       assert.ok(!opens.includes('/etc/ld.so.cache'));
       assert.ok(opens.includes(`${dir}/kept.txt`));
+      // The lookup key is laid over the record in place: a kept record comes through whole.
+      const kept = ctx.events.find((e) => e.type === 'openat' && e.path0 === `${dir}/kept.txt`);
+      assert.ok(kept);
+      assert.equal(int32(kept.args[0]), -100);
+      assert.equal(kept.args[2], 0x41);
+      assert.equal(kept.args[3], 0o600);
       assert.ok(probe.stats().kernel.filteredPath >= before + 2);
     } finally {
       probe.setExclusions({});
