@@ -9,6 +9,7 @@ export { compileTemplate } from './template/template.ts';
 export type { RenderTemplate, TemplateOptions } from './template/template.ts';
 export { TemplateError } from './template/template-error.ts';
 export { convertSidekickTemplate, isSidekickTemplate } from './template/sidekick-template.ts';
+export type { SidekickTemplateOptions, SidekickTemplateRoot } from './template/sidekick-template.ts';
 
 export { formatFalcoText, formatFalcoJson, falcoMessage, hasFalcoPrefix } from './falco/falco-text.ts';
 export type { FalcoTextOptions } from './falco/falco-text.ts';

@@ -121,4 +121,38 @@ describe('Falcosidekick Go templates (slack.messageformat)', () => {
     assert.throws(() => convertSidekickTemplate('{{ if eq .Priority "Critical" }}!!{{ end }} {{ .Rule }}'), /action "\{\{ if eq \.Priority "Critical" \}\}" is not supported.*Rewrite it/);
     assert.throws(() => convertSidekickTemplate('{{ .Rulez }}'), /field "\.Rulez" does not exist; fields are \.Output, \.Priority/);
   });
+
+  it('converts `or` with parentheses into a default chain (first non-empty argument)', async () => {
+    const { convertSidekickTemplate, isSidekickTemplate } = await import('../src/index.ts');
+    const go = '{{ or (index .OutputFields "nope") (index .OutputFields "container.name") "x" }}';
+    assert.ok(isSidekickTemplate(go));
+    assert.equal(convertSidekickTemplate(go), '{{ output_fields["nope"] | default output_fields["container.name"] | default "x" }}');
+    assert.equal(render(convertSidekickTemplate(go)), 'web');
+    assert.equal(render(convertSidekickTemplate('{{ or (index .OutputFields "nope") "-" }}')), '-');
+  });
+});
+
+describe('Falcosidekick Go templates over output_fields (templatedfields)', () => {
+  it('converts index, .key, literals and or; detects only Go syntax', async () => {
+    const { convertSidekickTemplate, isSidekickTemplate } = await import('../src/index.ts');
+    const root = { root: 'outputFields' } as const;
+    for (const go of ['{{ index . "k8s.pod.name" }}', '{{ or (index . "x") "y" }}', '{{ .evt_type }}', '{{(index . "a")}}']) assert.ok(isSidekickTemplate(go, root), go);
+    for (const native of ['{{ rule }}', '{{ output_fields["x"] | default "y" }}', '{{#tags}}{{ . }}{{/tags}}', 'plain']) assert.equal(isSidekickTemplate(native, root), false, native);
+    const convert = (go: string) => convertSidekickTemplate(go, root);
+    assert.equal(convert('team-{{ index . "k8s.pod.name" }}'), 'team-{{ output_fields["k8s.pod.name"] }}');
+    assert.equal(convert('{{ .container_name }}'), '{{ output_fields["container_name"] }}');
+    assert.equal(render(convert('{{ or (index . "k8s.ns.labels.team") "platform" }}')), 'platform');
+    assert.equal(render(convert('{{ or (index . "nope") (index . "k8s.pod.name") "z" }}')), 'web-7d4b9c6f5-x2k8q');
+    assert.equal(render(convert('{{ "a\\"b" }}')), 'a"b');
+  });
+
+  it('refuses what it cannot convert, naming the action', async () => {
+    const { convertSidekickTemplate } = await import('../src/index.ts');
+    const root = { root: 'outputFields' } as const;
+    assert.throws(() => convertSidekickTemplate('{{ index .OutputFields "x" }}', root), /action "\{\{ index \.OutputFields "x" \}\}" is not supported; only \{\{ index \. "name" \}\}/);
+    assert.throws(() => convertSidekickTemplate('{{ printf "%s" (index . "x") }}', root), /not supported/);
+    assert.throws(() => convertSidekickTemplate('{{ index . "x" | upper }}', root), /not supported/);
+    assert.throws(() => convertSidekickTemplate('{{ .a.b }}', root), /not supported/);
+    assert.throws(() => convertSidekickTemplate('{{ or }}', root), /not supported/);
+  });
 });
