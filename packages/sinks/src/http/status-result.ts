@@ -44,16 +44,10 @@ export function resultFromError(what: string, error: unknown, signal?: AbortSign
     const cause = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
     return { kind: 'retryable', reason: `${what}: request aborted (${cause})` };
   }
-  // fetch refuses some ports outright (WHATWG "bad port" list, e.g. 1, 9, 6000):
-  // that is the configured URL, not the network.
-  const cause = error instanceof Error ? (error as Error & { cause?: unknown }).cause : undefined;
-  if (cause instanceof Error && cause.message === 'bad port') {
-    return { kind: 'permanent', reason: `${what}: the URL's port is blocked by fetch (bad port); use another port` };
-  }
   return { kind: 'retryable', reason: `${what}: ${describeError(error)}` };
 }
 
-/** Error message plus the underlying cause (fetch hides ECONNREFUSED etc. in `cause`). */
+/** Error message plus the underlying cause, when an HTTP client wraps it (e.g. axios, fetch). */
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error as Error & { cause?: unknown }).cause;

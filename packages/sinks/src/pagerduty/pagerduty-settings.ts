@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PRIORITIES } from '@peregrine/alert';
+import { clientTlsSettings } from '../http/http-client.ts';
 import { httpUrl, templateSource, timeoutMs } from '../settings/common-settings.ts';
 
 export const PAGERDUTY_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
@@ -37,6 +38,7 @@ export const pagerDutySettingsSchema = z
       .strict()
       .default({})
       .describe('Overrides of the Falco priority → PagerDuty severity map, e.g. {"Notice": "warning"}.'),
+    tls: clientTlsSettings,
     timeoutMs,
   })
   .strict();

@@ -1,6 +1,7 @@
 import type { Alert } from '@peregrine/alert';
 import { deliverInOrder } from '../batch.ts';
-import { USER_AGENT, sendRequest } from '../http/send-request.ts';
+import { HttpClient } from '../http/http-client.ts';
+import { USER_AGENT } from '../http/user-agent.ts';
 import type { DeliveryContext, DeliveryResult, Sink } from '../sink.ts';
 import type { SinkDeps } from '../sink-module.ts';
 import { compileTemplate } from '../template/template.ts';
@@ -18,12 +19,14 @@ export class PagerDutySink implements Sink {
   /** The resolved endpoint (region or baseUrl override). */
   readonly url: string;
   private readonly templates: PagerDutyTemplates;
+  private readonly client: HttpClient;
 
   constructor(
     private readonly settings: PagerDutySettings,
     private readonly deps: SinkDeps,
   ) {
     this.url = pagerDutyEnqueueUrl(settings);
+    this.client = new HttpClient('pagerduty', this.url, settings.tls);
     this.templates = {
       dedupKey: compileTemplate(settings.dedupKeyTemplate),
       summary: compileTemplate(settings.summaryTemplate),
@@ -37,11 +40,13 @@ export class PagerDutySink implements Sink {
     return deliverInOrder(alerts, async (alert) => {
       const body = JSON.stringify(buildTriggerEvent(alert, this.settings, this.templates));
       const headers = { 'content-type': 'application/json', 'user-agent': USER_AGENT };
-      const result = await sendRequest('pagerduty', { url: this.url, method: 'POST', headers, body }, ctx.signal, this.settings.timeoutMs);
+      const result = await this.client.request({ method: 'POST', headers, body }, ctx.signal, this.settings.timeoutMs);
       if (result.kind !== 'delivered') this.deps.logger.warn({ alertId: alert.uuid, result: result.kind, reason: result.reason }, 'pagerduty delivery failed');
       return result;
     });
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.client.close();
+  }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SAMPLE_ALERT } from '../falco/falcosidekick-json.ts';
+import { clientTlsSettings } from '../http/http-client.ts';
 import { headerMap, httpUrl, templateSource, timeoutMs } from '../settings/common-settings.ts';
 import { compileTemplate } from '../template/template.ts';
 
@@ -29,6 +30,7 @@ export const webhookSettingsSchema = z
       .boolean()
       .default(false)
       .describe('Send a whole batch as one JSON array (all or nothing) instead of one request per alert.'),
+    tls: clientTlsSettings,
     timeoutMs,
   })
   .strict()

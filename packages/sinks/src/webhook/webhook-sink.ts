@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import type { Alert } from '@peregrine/alert';
 import { deliverInOrder, guarded } from '../batch.ts';
 import { falcosidekickPayload } from '../falco/falcosidekick-json.ts';
-import { USER_AGENT, sendRequest } from '../http/send-request.ts';
+import { HttpClient } from '../http/http-client.ts';
+import { USER_AGENT } from '../http/user-agent.ts';
 import type { DeliveryContext, DeliveryResult, Sink } from '../sink.ts';
 import type { SinkDeps } from '../sink-module.ts';
 import { compileTemplate } from '../template/template.ts';
@@ -26,12 +27,19 @@ export class WebhookSink implements Sink {
   readonly type = 'webhook';
   private readonly render: (alert: Alert) => string;
   private readonly json: boolean;
+  private readonly client: HttpClient;
+  /** Headers every request carries (content type, user agent, custom headers), built once. */
+  private readonly baseHeaders: Readonly<Record<string, string>>;
 
   constructor(
     private readonly settings: WebhookSettings,
     private readonly deps: SinkDeps,
   ) {
     this.json = isJsonContentType(settings.contentType);
+    this.client = new HttpClient('webhook', settings.address, settings.tls);
+    const headers: Record<string, string> = { 'content-type': settings.contentType, 'user-agent': USER_AGENT };
+    for (const [name, value] of Object.entries(settings.customHeaders)) headers[name.toLowerCase()] = value;
+    this.baseHeaders = headers;
     const template: RenderTemplate | undefined =
       settings.bodyTemplate === undefined ? undefined : compileTemplate(settings.bodyTemplate, { escape: this.json ? 'json' : 'text' });
     this.render = template ?? ((alert) => withExactEventTime(JSON.stringify(falcosidekickPayload(alert)), alert));
@@ -56,7 +64,9 @@ export class WebhookSink implements Sink {
     });
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.client.close();
+  }
 
   private renderChecked(alert: Alert): string | DeliveryResult {
     const body = this.render(alert);
@@ -72,14 +82,14 @@ export class WebhookSink implements Sink {
 
   private async send(body: string, alertId: string | undefined, ctx: DeliveryContext): Promise<DeliveryResult> {
     const { settings } = this;
-    const headers: Record<string, string> = {
-      'content-type': settings.contentType,
-      'user-agent': USER_AGENT,
-    };
-    if (alertId !== undefined) headers['x-peregrine-alert-id'] = alertId;
-    for (const [name, value] of Object.entries(settings.customHeaders)) headers[name.toLowerCase()] = value;
-    if (settings.hmacSecret !== undefined) headers[settings.hmacHeader.toLowerCase()] = webhookSignature(settings.hmacSecret, body);
-    const result = await sendRequest('webhook', { url: settings.address, method: settings.method, headers, body }, ctx.signal, settings.timeoutMs);
+    let headers = this.baseHeaders;
+    if (alertId !== undefined || settings.hmacSecret !== undefined) {
+      const extra: Record<string, string> = { ...headers };
+      if (alertId !== undefined) extra['x-peregrine-alert-id'] = alertId;
+      if (settings.hmacSecret !== undefined) extra[settings.hmacHeader.toLowerCase()] = webhookSignature(settings.hmacSecret, body);
+      headers = extra;
+    }
+    const result = await this.client.request({ method: settings.method, headers, body }, ctx.signal, settings.timeoutMs);
     if (result.kind !== 'delivered') this.deps.logger.warn({ alertId, result: result.kind, reason: result.reason }, 'webhook delivery failed');
     return result;
   }
