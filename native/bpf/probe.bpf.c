@@ -431,7 +431,16 @@ static __always_inline void submit(struct pg_scratch *s, struct pg_counters *c)
     c->n_by_syscall[sc]++;
 }
 
-static __always_inline int self_excluded(struct pg_counters *c, __u32 tgid)
+/* The bytes of a comm word before its first NUL, the rest zeroed (older kernels leave stale bytes after it). */
+static __always_inline __u64 comm_word(__u64 w)
+{
+  __u64 z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+  if (!z)
+    return w;
+  return w & (((z & -z) >> 7) - 1);
+}
+
+static __always_inline int self_excluded(struct pg_counters *c, __u32 tgid, struct task_struct *t)
 {
   /* Our own process is the common exclusion: a compare, not a hash lookup. */
   if (tgid == pg_self_tgid || (pg_npids && bpf_map_lookup_elem(&pg_excluded_pids, &tgid))) {
@@ -439,8 +448,11 @@ static __always_inline int self_excluded(struct pg_counters *c, __u32 tgid)
     return 1;
   }
   if (pg_ncomms) {
-    char comm[16];
-    bpf_get_current_comm(comm, sizeof(comm));
+    /* The key as userspace writes it (NUL-padded), from direct loads rather than bpf_get_current_comm. */
+    __u64 comm[2];
+    __builtin_memcpy(comm, t->comm, sizeof(comm));
+    comm[0] = comm_word(comm[0]);
+    comm[1] = comm[0] >> 56 ? comm_word(comm[1]) : 0;
     if (bpf_map_lookup_elem(&pg_excluded_comms, comm)) {
       c->n_filtered_comm++;
       return 1;
@@ -484,7 +496,7 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
     return 0;
   c->n_seen++;
   struct task_struct *t = bpf_get_current_task_btf();
-  if (self_excluded(c, t->tgid))
+  if (self_excluded(c, t->tgid, t))
     return 0;
   struct pg_scratch *s = scratch();
   if (!s)
@@ -552,9 +564,11 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 
 /*
  * The common start of the scheduler programs: enabled by `mask_bit`, counted,
- * the (judged) process not excluded, scratch space available. NULL: emit nothing.
+ * the judged process (`judged_pid`, or the current one when 0) not excluded,
+ * scratch space available. NULL: emit nothing. *task is the current task.
  */
-static __always_inline struct pg_scratch *sched_begin(__u32 mask_bit, __u32 judged_pid, struct pg_counters **out)
+static __always_inline struct pg_scratch *sched_begin(__u32 mask_bit, __u32 judged_pid, struct pg_counters **out,
+                                                      struct task_struct **task)
 {
   if (!(pg_sched_mask & mask_bit))
     return NULL;
@@ -562,9 +576,11 @@ static __always_inline struct pg_scratch *sched_begin(__u32 mask_bit, __u32 judg
   if (!c)
     return NULL;
   c->n_seen++;
-  if (self_excluded(c, judged_pid))
+  struct task_struct *t = bpf_get_current_task_btf();
+  if (self_excluded(c, judged_pid ? judged_pid : t->tgid, t))
     return NULL;
   *out = c;
+  *task = t;
   return scratch();
 }
 
@@ -572,11 +588,12 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(pg_sched_fork, struct task_struct *parent, struct task_struct *child)
 {
   struct pg_counters *c = NULL;
+  struct task_struct *t = NULL;
   /* Judged by the child: an excluded process's new threads are excluded, its children are not. */
-  struct pg_scratch *s = sched_begin(1, child->tgid, &c);
-  if (!s || !c)
+  struct pg_scratch *s = sched_begin(1, child->tgid, &c, &t);
+  if (!s || !c || !t)
     return 0;
-  fill_header(s, bpf_get_current_task_btf(), PG_KIND_FORK, 0);
+  fill_header(s, t, PG_KIND_FORK, 0);
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
   /* The header describes the child; args[0..1] keep the parent's tid and pid. */
   h->args[0] = h->tid;
@@ -599,10 +616,11 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(pg_sched_exit, struct task_struct *p)
 {
   struct pg_counters *c = NULL;
-  struct pg_scratch *s = sched_begin(4, bpf_get_current_pid_tgid() >> 32, &c);
-  if (!s || !c)
+  struct task_struct *t = NULL;
+  struct pg_scratch *s = sched_begin(4, 0, &c, &t);
+  if (!s || !c || !t)
     return 0;
-  fill_header(s, bpf_get_current_task_btf(), PG_KIND_EXIT, 0);
+  fill_header(s, t, PG_KIND_EXIT, 0);
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
   __builtin_memset(h->args, 0, sizeof(h->args));
   h->res = p->exit_code;
@@ -616,10 +634,10 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
   struct pg_counters *c = NULL;
-  struct pg_scratch *s = sched_begin(2, bpf_get_current_pid_tgid() >> 32, &c);
-  if (!s || !c)
+  struct task_struct *t = NULL;
+  struct pg_scratch *s = sched_begin(2, 0, &c, &t);
+  if (!s || !c || !t)
     return 0;
-  struct task_struct *t = bpf_get_current_task_btf();
   fill_header(s, t, PG_KIND_EXEC, 0);
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
   __builtin_memset(h->args, 0, sizeof(h->args));

@@ -25,10 +25,19 @@ export interface HelperRun {
   readonly exitCode: number | null;
 }
 
-/** Runs sysc with `args`; `wrapper` (e.g. a setpriv command line) execs it in place, same pid. */
-export function runHelper(args: readonly string[], cwd?: string, sink?: EventSink, wrapper: readonly string[] = []): Promise<HelperRun> {
+/**
+ * Runs sysc with `args`; `wrapper` (e.g. a setpriv command line) execs it in place, same pid;
+ * `exe` runs it through another path (a symlink gives the task another comm).
+ */
+export function runHelper(
+  args: readonly string[],
+  cwd?: string,
+  sink?: EventSink,
+  wrapper: readonly string[] = [],
+  exe: string = SYSC,
+): Promise<HelperRun> {
   return new Promise((resolve, reject) => {
-    const argv = [...wrapper, SYSC, ...args];
+    const argv = [...wrapper, exe, ...args];
     const child = spawn(argv[0], argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     // Registered before any batch can be delivered (batches arrive on later ticks).
     if (sink && child.pid !== undefined) sink.watch(child.pid);

@@ -4,14 +4,14 @@
  * return value and, for relative paths, the directory to resolve against.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, realpathSync, rmSync, openSync, closeSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, openSync, closeSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_SYSCALLS } from '../ts/layout.ts';
 import { Probe } from '../ts/probe.ts';
 import type { RawEvent } from '../ts/decode.ts';
-import { EventSink, assertBalanced, matchCalls, requireBuilt, runHelper, type HelperRun } from './support.ts';
+import { EventSink, SYSC, assertBalanced, matchCalls, requireBuilt, runHelper, type HelperRun } from './support.ts';
 
 let probe: Probe;
 let sink: EventSink;
@@ -407,6 +407,28 @@ describe('in-kernel filters', () => {
       assert.equal(evs.filter((e) => e.comm === 'sysc' && e.kind === 'syscall').length, 0);
       assert.ok(evs.some((e) => e.comm === 'true'));
       assert.ok(probe.stats().kernel.filteredComm > before);
+    } finally {
+      probe.setExclusions({});
+    }
+  });
+
+  test('comm exclusion compares the whole 15-byte comm', async () => {
+    // Run through symlinks: the comm is the first 15 bytes of the name that was executed.
+    const same = join(dir, 'sysc-long-name-x'); // comm "sysc-long-name-"
+    const other = join(dir, 'sysc-long-nameZz'); // comm "sysc-long-nameZ": differs in the last byte only
+    const short = join(dir, 'sysc-l'); // comm "sysc-l": a prefix of the excluded name
+    for (const p of [same, other, short]) symlinkSync(SYSC, p);
+    probe.setExclusions({ comms: ['sysc-long-name-'] });
+    try {
+      const mkdirs = async (exe: string, name: string): Promise<number> => {
+        // Exec into `true` at the end so an excluded helper's exit (as "true") still arrives.
+        const r = await runHelper(['mkdir', name, '0755', 'execve', '/bin/true'], dir, sink, [], exe);
+        const evs = await sink.untilExit(r.pid);
+        return evs.filter((e) => e.type === 'mkdir').length;
+      };
+      assert.equal(await mkdirs(same, 'by-long'), 0, 'excluded comm delivered');
+      assert.equal(await mkdirs(other, 'by-other'), 1);
+      assert.equal(await mkdirs(short, 'by-short'), 1);
     } finally {
       probe.setExclusions({});
     }
