@@ -8,6 +8,7 @@ import { DeadLetterStore } from './delivery/dead-letter.ts';
 import { DestinationWorker } from './delivery/destination-worker.ts';
 import { RedisUnavailableError } from './errors.ts';
 import { buildServer } from './http/server.ts';
+import { compileEnricher } from './ingest/enrich.ts';
 import { GroupCommit } from './ingest/group-commit.ts';
 import { HubMetrics } from './metrics.ts';
 import { needsEmbeddedRedis, redisTarget, waitReady } from './redis/connection.ts';
@@ -117,11 +118,21 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     lingerMs: config.ingest.lingerMs,
   });
 
+  const enrich = compileEnricher(config.enrich);
   const app = buildServer({
     config,
     logger: logger.child({ component: 'http' }),
     metrics,
-    submit: (alerts, everyDestination) => groupCommit.submit(alerts, everyDestination),
+    // Enrichment runs after validation and before routing (in the group
+    // commit), so `match.fields` sees the added fields; without any, the
+    // plain submit is used and nothing extra runs per request.
+    submit:
+      enrich === undefined
+        ? (alerts, everyDestination) => groupCommit.submit(alerts, everyDestination)
+        : (alerts, everyDestination) => {
+            enrich(alerts);
+            return groupCommit.submit(alerts, everyDestination);
+          },
     redisConnected: () => producerConnection.status === 'ready',
     redisReady: async () => {
       try {

@@ -44,7 +44,7 @@ export function parseHubConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source
   const issues: ConfigIssue[] = [];
   const resolved = resolveSecrets(raw, env, issues) as Record<string, unknown>;
   const origins = new Map<string, string>();
-  const withEnv = applySidekickEnv(resolved, env, origins);
+  const withEnv = applySidekickEnv(resolved, env, origins, issues);
   const parsed = hubConfigSchema.safeParse(withEnv);
   if (!parsed.success) {
     // Report the sinks' own settings problems too, so one run shows everything.

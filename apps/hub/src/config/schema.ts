@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PRIORITIES, parsePriority } from '@peregrine/alert';
 import type { Priority } from '@peregrine/alert';
+import { compileTemplate, convertSidekickTemplate, isSidekickTemplate } from '@peregrine/sinks';
 
 /**
  * The hub's whole configuration, one YAML file (`peregrine hub --config`).
@@ -80,6 +81,38 @@ export const destinationSchema = z
 
 const secretList = z.array(z.string().min(16, 'use at least 16 characters'));
 
+/**
+ * A templated field's source: a Falcosidekick Go template over output_fields
+ * is converted here, once, so the config holds Peregrine syntax and ingest
+ * only compiles it. Anything that cannot be converted or compiled fails
+ * start-up with the key path.
+ */
+const templatedFieldSource = z.string().transform((source, ctx) => {
+  try {
+    const converted = isSidekickTemplate(source, { root: 'outputFields' }) ? convertSidekickTemplate(source, { root: 'outputFields' }) : source;
+    compileTemplate(converted);
+    return converted;
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message.split('\n')[0] });
+    return z.NEVER;
+  }
+});
+
+const fieldName = z.string().min(1, 'a field name cannot be empty');
+
+export const enrichSchema = z
+  .object({
+    customFields: z
+      .record(fieldName, z.union([z.string(), z.number(), z.boolean()]))
+      .default({})
+      .describe('Fields added to every alert\'s output_fields at ingest, before routing (so `match.fields`, throttle keys and sink templates see them), e.g. `{cluster: prod-eu}`. A field the alert already carries keeps its value. Falcosidekick: customfields; env CUSTOMFIELDS (`k:v,k2:v2`; a value `%NAME` is read from variable NAME).'),
+    templatedFields: z
+      .record(fieldName, templatedFieldSource)
+      .default({})
+      .describe('Fields computed per alert at ingest, after customFields, and stored as text: a template such as `{{ output_fields["k8s.ns.labels.team"] | default "platform" }}`, or Falcosidekick\'s Go form `{{ or (index . "k8s.ns.labels.team") "platform" }}` (index, .key, or, literals are converted; anything else fails start-up). Templates see the custom fields; a templated field replaces a custom field of the same name, never a field the alert carries. Falcosidekick: templatedfields; env TEMPLATEDFIELDS.'),
+  })
+  .strict();
+
 export const hubConfigSchema = z
   .object({
     listen: z
@@ -143,6 +176,7 @@ export const hubConfigSchema = z
       })
       .strict()
       .default({}),
+    enrich: enrichSchema.default({}).describe('Fields added to every alert at ingest (Falcosidekick\'s customfields and templatedfields). Nothing runs per alert when both are empty.'),
     delivery: deliverySchema.default({}).describe('Defaults for every destination.'),
     destinations: z
       .record(z.string().regex(DESTINATION_NAME, 'destination names are letters, digits, _ . - (max 63)'), destinationSchema)
@@ -162,3 +196,4 @@ export function deliveryFor(config: HubConfig, destination: DestinationConfig): 
   return { ...config.delivery, ...destination.delivery };
 }
 export type ThrottleConfig = z.output<typeof throttleSchema>;
+export type EnrichConfig = z.output<typeof enrichSchema>;

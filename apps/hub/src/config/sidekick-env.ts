@@ -6,7 +6,11 @@
  *
  * `*_MINIMUMPRIORITY` follows Falco's names; "" means every priority. Unlike
  * Falcosidekick, `info` means Informational (sidekick treats it as "all").
+ * CUSTOMFIELDS and TEMPLATEDFIELDS become `enrich.customFields` /
+ * `enrich.templatedFields`.
  */
+import type { ConfigIssue } from '../errors.ts';
+
 type RawConfig = Record<string, unknown>;
 
 interface SidekickOutput {
@@ -29,6 +33,8 @@ const OUTPUTS: readonly SidekickOutput[] = [
       SLACK_ICON: 'icon',
       SLACK_FOOTER: 'footer',
       SLACK_OUTPUTFORMAT: 'outputFormat',
+      // A Go template; the Slack settings schema converts it (see sidekick-template.ts).
+      SLACK_MESSAGEFORMAT: 'messageFormat',
     },
   },
   {
@@ -47,14 +53,22 @@ const OUTPUTS: readonly SidekickOutput[] = [
 export const SIDEKICK_ENV_VARS: readonly string[] = [
   'LISTENADDRESS',
   'LISTENPORT',
+  'CUSTOMFIELDS',
+  'TEMPLATEDFIELDS',
   ...OUTPUTS.flatMap((o) => [...Object.keys(o.settings), `${o.name.toUpperCase()}_MINIMUMPRIORITY`]),
 ];
 
 /**
  * Adds the sidekick outputs to the raw config. `origins` receives, for each
- * config key path set from a variable, the variable's name (for error messages).
+ * config key path set from a variable, the variable's name (for error messages);
+ * `issues` receives values that cannot be read at all (a malformed pair list).
  */
-export function applySidekickEnv(raw: RawConfig, env: NodeJS.ProcessEnv, origins: Map<string, string> = new Map()): RawConfig {
+export function applySidekickEnv(
+  raw: RawConfig,
+  env: NodeJS.ProcessEnv,
+  origins: Map<string, string> = new Map(),
+  issues: ConfigIssue[] = [],
+): RawConfig {
   const out: RawConfig = { ...raw };
   const listen = { ...(asRecord(raw.listen) ?? {}) };
   if (nonEmpty(env.LISTENADDRESS) && listen.host === undefined) {
@@ -66,6 +80,13 @@ export function applySidekickEnv(raw: RawConfig, env: NodeJS.ProcessEnv, origins
     origins.set('listen.port', 'LISTENPORT');
   }
   if (Object.keys(listen).length > 0) out.listen = listen;
+
+  const enrich = { ...(asRecord(raw.enrich) ?? {}) };
+  const custom = envPairs(env, 'CUSTOMFIELDS', 'enrich.customFields', asRecord(enrich.customFields), origins, issues, true, enrich.customFields !== undefined);
+  if (custom !== undefined) enrich.customFields = custom;
+  const templated = envPairs(env, 'TEMPLATEDFIELDS', 'enrich.templatedFields', asRecord(enrich.templatedFields), origins, issues, false, enrich.templatedFields !== undefined);
+  if (templated !== undefined) enrich.templatedFields = templated;
+  if (Object.keys(enrich).length > 0) out.enrich = enrich;
 
   const destinations = { ...(asRecord(raw.destinations) ?? {}) };
   for (const output of OUTPUTS) {
@@ -88,6 +109,52 @@ export function applySidekickEnv(raw: RawConfig, env: NodeJS.ProcessEnv, origins
   }
   if (Object.keys(destinations).length > 0) out.destinations = destinations;
   return out;
+}
+
+/**
+ * Reads Falcosidekick's `k:v,k2:v2` map variables. Each pair is split on its
+ * FIRST colon, so values may contain `:` (Falcosidekick drops such pairs
+ * silently). Keys the file already sets win, as everywhere else here. With
+ * `percentIsEnv` (CUSTOMFIELDS only, as in Falcosidekick) a value `%NAME` is
+ * read from variable NAME; an unset NAME is an error rather than an empty field.
+ */
+function envPairs(
+  env: NodeJS.ProcessEnv,
+  variable: string,
+  at: string,
+  fromFile: Record<string, unknown> | undefined,
+  origins: Map<string, string>,
+  issues: ConfigIssue[],
+  percentIsEnv: boolean,
+  currentIsSet: boolean,
+): Record<string, unknown> | undefined {
+  const text = env[variable];
+  // A file value that is not a mapping is left alone for the schema to report.
+  if (!nonEmpty(text) || (fromFile === undefined && currentIsSet)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const pair of text.split(',')) {
+    if (pair.trim() === '') continue;
+    const colon = pair.indexOf(':');
+    if (colon <= 0) {
+      issues.push({ path: at, message: `"${pair.trim()}" is not a key:value pair (from ${variable}, which takes "key:value,key2:value2")` });
+      continue;
+    }
+    const key = pair.slice(0, colon).trim();
+    let value = pair.slice(colon + 1).trim();
+    if (percentIsEnv && value.startsWith('%') && value.length > 1) {
+      const name = value.slice(1);
+      const resolved = env[name];
+      if (resolved === undefined) {
+        issues.push({ path: `${at}.${key}`, message: `environment variable ${name} is not set (referenced as "${value}" in ${variable})` });
+        continue;
+      }
+      value = resolved;
+    }
+    out[key] = value;
+    if (fromFile?.[key] === undefined) origins.set(`${at}.${key}`, variable);
+  }
+  // The file's own keys are applied last so they win.
+  return { ...out, ...fromFile };
 }
 
 function nonEmpty(v: string | undefined): v is string {

@@ -1,0 +1,50 @@
+import type { Alert, OutputFieldValue } from '@peregrine/alert';
+import { compileTemplate } from '@peregrine/sinks';
+import type { RenderTemplate } from '@peregrine/sinks';
+import type { EnrichConfig } from '../config/schema.ts';
+
+/** Adds the configured fields to each alert's output_fields, in place. */
+export type EnrichAlerts = (alerts: readonly Alert[]) => void;
+
+/**
+ * Compiles `enrich` once at start-up. Returns undefined when nothing is
+ * configured, so the ingest path does not even call a function per request.
+ *
+ * Order and precedence, as documented in docs/hub.md:
+ * 1. custom fields are added under the alert's own fields (the alert wins:
+ *    Falcosidekick overwrites, but a static value replacing the evidence Falco
+ *    reported, e.g. `k8s.ns.name`, would mislead routing and the reader);
+ * 2. templated fields are rendered against that result (so they see custom
+ *    fields, as in Falcosidekick), all before any is stored, so they never see
+ *    each other and their order does not matter; each replaces a custom field
+ *    of the same name but not a field the alert carries.
+ *
+ * The alert gets a new output_fields object: the one it arrived with may be
+ * shared with the request body.
+ */
+export function compileEnricher(config: EnrichConfig): EnrichAlerts | undefined {
+  const custom: Readonly<Record<string, OutputFieldValue>> = config.customFields;
+  const hasCustom = Object.keys(custom).length > 0;
+  // Sources were converted and checked by the config schema; compiling cannot fail here.
+  const templated: ReadonlyArray<readonly [string, RenderTemplate]> = Object.entries(config.templatedFields).map(([key, source]) => [key, compileTemplate(source)] as const);
+  if (!hasCustom && templated.length === 0) return undefined;
+
+  if (templated.length === 0) {
+    return (alerts) => {
+      for (const alert of alerts) alert.output_fields = { ...custom, ...alert.output_fields };
+    };
+  }
+  const rendered: string[] = new Array(templated.length);
+  return (alerts) => {
+    for (const alert of alerts) {
+      const own = alert.output_fields;
+      const fields: Record<string, OutputFieldValue> = hasCustom ? { ...custom, ...own } : { ...own };
+      alert.output_fields = fields;
+      for (let i = 0; i < templated.length; i++) rendered[i] = templated[i][1](alert);
+      for (let i = 0; i < templated.length; i++) {
+        const key = templated[i][0];
+        if (!Object.hasOwn(own, key)) fields[key] = rendered[i];
+      }
+    }
+  };
+}
