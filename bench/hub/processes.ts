@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -57,3 +57,19 @@ export function cpuMs(pid: number | undefined): number {
 }
 
 const CLOCK_TICKS = 100;
+
+/** CPU time of a process and its direct children (a multi-process hub's primary and hub processes), in ms. */
+export function treeCpuMs(pid: number | undefined): number {
+  if (pid === undefined || pid === 0) return 0;
+  let total = cpuMs(pid);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += cpuMs(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}

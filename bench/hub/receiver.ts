@@ -47,6 +47,16 @@ export class CountingReceiver {
     return this.delivered >= count;
   }
 
+  /** Waits until nothing has arrived for `quietMs` (at most `timeoutMs`). */
+  async settle(quietMs: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = -1;
+    while (Date.now() < deadline && this.delivered !== last) {
+      last = this.delivered;
+      await new Promise((r) => setTimeout(r, quietMs));
+    }
+  }
+
   close(): Promise<void> {
     return new Promise((r) => (this.server === undefined ? r() : this.server.close(() => r())));
   }

@@ -7,21 +7,23 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { KeepAliveClient, freeLoopbackPort, postMany, startTestRedis } from '@peregrine/testkit';
-import { BASELINE_MAIN, HUB_MAIN, cpuMs, startServer, stop } from './processes.ts';
+import { KeepAliveClient, freeLoopbackPort, startTestRedis } from '@peregrine/testkit';
+import { BASELINE_MAIN, HUB_MAIN, cpuMs, startServer, stop, treeCpuMs } from './processes.ts';
 import { CountingReceiver } from './receiver.ts';
+import { postScript, requireWrk, runWrk } from './wrk.ts';
 
-const SINGLE = Number(process.env.BENCH_HUB_SINGLE ?? 20_000);
-const BATCHES = Number(process.env.BENCH_HUB_BATCHES ?? 600);
+const SECONDS = Number(process.env.BENCH_HUB_SECONDS ?? 8);
+const WARMUP_SECONDS = 2;
 const BATCH = 100;
 const LATENCY_SECONDS = Number(process.env.BENCH_HUB_LATENCY_S ?? 10);
-const CONNECTIONS = 64;
+const SINGLE_CONNECTIONS = 64;
+const BATCH_CONNECTIONS = 16;
 
 let seq = 0;
-function alert(): Record<string, unknown> {
+/** A Falco alert as Falco's http_output sends it (no uuid: the hub assigns one), ~600 bytes. */
+function falcoAlert(): Record<string, unknown> {
   seq++;
   return {
-    uuid: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
     hostname: 'node-1',
     output: `06:13:20.123456789: Warning Shell spawned in a container (user=root container=web-${seq % 97} shell=bash)`,
     output_fields: { 'container.name': `web-${seq % 97}`, 'k8s.ns.name': 'shop', 'k8s.pod.name': `web-${seq % 97}`, 'proc.name': 'bash', 'proc.pid': seq, 'user.name': 'root' },
@@ -33,42 +35,54 @@ function alert(): Record<string, unknown> {
   };
 }
 
+/** The same alert with a uuid, for the latency phase (arrival is matched by uuid). */
+function alertWithUuid(): Record<string, unknown> {
+  const a = falcoAlert();
+  return { uuid: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`, ...a };
+}
+
+const scripts = mkdtempSync(join(tmpdir(), 'bench-hub-wrk-'));
+const SINGLE_SCRIPT = postScript(scripts, 'single', Array.from({ length: 64 }, () => JSON.stringify(falcoAlert())));
+const BATCH_SCRIPT = postScript(scripts, 'batch', Array.from({ length: 16 }, () => JSON.stringify(Array.from({ length: BATCH }, falcoAlert))));
+
 interface Phase {
   acceptedPerSec: number;
   deliveredPerSec?: number;
   refused: number;
-  /** CPU ms per 1000 alerts: the server process, and Redis (hub only). Less sensitive to a shared machine than wall-clock rates. */
+  /** CPU ms per 1000 alerts: the server process (tree), and Redis (hub only). Less sensitive to a shared machine than wall-clock rates. */
   serverCpuMsPer1k: number;
   redisCpuMsPer1k?: number;
 }
 
-/** The processes whose CPU a phase is charged: the server under test and (for the hub) Redis. */
+/** The processes whose CPU a phase is charged: the server under test (with its children) and (for the hub) Redis. */
 interface Measured {
   readonly server: number | undefined;
   readonly redis?: number;
 }
 
-async function drive(url: string, requests: number, perRequest: number, connections: number, pids: Measured, receiver?: CountingReceiver): Promise<Phase> {
-  const client = new KeepAliveClient(connections);
-  const bodies = Array.from({ length: requests }, () => JSON.stringify(perRequest === 1 ? alert() : Array.from({ length: perRequest }, alert)));
+/**
+ * wrk for WARMUP_SECONDS (not counted), then for SECONDS; accepted = answered
+ * 2xx per second; delivered = all of them at the receiver, timed from the start.
+ */
+async function drive(url: string, perRequest: number, pids: Measured, receiver?: CountingReceiver): Promise<Phase> {
+  const single = perRequest === 1;
+  const script = single ? SINGLE_SCRIPT : BATCH_SCRIPT;
+  const connections = single ? SINGLE_CONNECTIONS : BATCH_CONNECTIONS;
+  await runWrk(url, script, connections, WARMUP_SECONDS);
+  await receiver?.settle(500, 30_000); // let the warm-up's deliveries finish
   receiver?.reset();
-  let refused = 0;
-  const cpu0 = [cpuMs(pids.server), cpuMs(pids.redis)];
+  const cpu0 = [treeCpuMs(pids.server), cpuMs(pids.redis)];
   const start = performance.now();
-  await postMany(client, url, requests, connections, (i) => bodies[i], (_i, r) => {
-    if (r.status !== 202) refused++;
-  });
-  const accepted = performance.now();
-  client.close();
-  const total = requests * perRequest;
-  const phase: Phase = { acceptedPerSec: Math.round(total / ((accepted - start) / 1000)), refused, serverCpuMsPer1k: 0 };
+  const r = await runWrk(url, script, connections, SECONDS);
+  const accepted = (r.requests - r.failed) * perRequest;
+  const phase: Phase = { acceptedPerSec: Math.round(accepted / r.seconds), refused: r.failed, serverCpuMsPer1k: 0 };
   if (receiver !== undefined) {
-    const done = await receiver.waitFor(total - refused * perRequest, 120_000);
-    if (!done) throw new Error(`only ${receiver.delivered} of ${total} alerts delivered`);
-    phase.deliveredPerSec = Math.round(total / ((receiver.lastAt - start) / 1000));
+    const done = await receiver.waitFor(accepted, 120_000);
+    if (!done) throw new Error(`only ${receiver.delivered} of ${accepted} alerts delivered`);
+    phase.deliveredPerSec = Math.round(accepted / ((receiver.lastAt - start) / 1000));
   }
-  phase.serverCpuMsPer1k = Math.round(((cpuMs(pids.server) - cpu0[0]) / total) * 1000 * 10) / 10;
-  if (pids.redis !== undefined) phase.redisCpuMsPer1k = Math.round(((cpuMs(pids.redis) - cpu0[1]) / total) * 1000 * 10) / 10;
+  phase.serverCpuMsPer1k = Math.round(((treeCpuMs(pids.server) - cpu0[0]) / accepted) * 1000 * 10) / 10;
+  if (pids.redis !== undefined) phase.redisCpuMsPer1k = Math.round(((cpuMs(pids.redis) - cpu0[1]) / accepted) * 1000 * 10) / 10;
   return phase;
 }
 
@@ -85,7 +99,7 @@ async function latencyAtRate(url: string, receiver: CountingReceiver, ratePerSec
   for (let sent = 0; sent < total; ) {
     const due = Math.min(total, Math.floor(((performance.now() - start) / tickMs + 1) * perTick));
     for (; sent < due; sent++) {
-      const a = alert();
+      const a = alertWithUuid();
       sentAt.set(a.uuid as string, performance.now());
       pending.push(client.post(url, JSON.stringify(a)));
     }
@@ -110,7 +124,7 @@ async function withBaseline<T>(run: (url: string, pids: Measured) => Promise<T>)
   }
 }
 
-async function withHub<T>(receiver: CountingReceiver, run: (url: string, pids: Measured) => Promise<T>): Promise<T> {
+async function withHub<T>(receiver: CountingReceiver, processes: number, run: (url: string, pids: Measured) => Promise<T>): Promise<T> {
   const redis = await startTestRedis();
   const dir = mkdtempSync(join(tmpdir(), 'bench-hub-'));
   const config = join(dir, 'hub.yaml');
@@ -119,6 +133,7 @@ async function withHub<T>(receiver: CountingReceiver, run: (url: string, pids: M
     [
       'listen: { host: 127.0.0.1 }',
       `redis: { url: "${redis.url}" }`,
+      `processes: ${processes}`,
       'bodyLimitBytes: 10485760',
       'delivery: { concurrency: 8, maxBatch: 500 }',
       'destinations:',
@@ -140,35 +155,43 @@ async function withHub<T>(receiver: CountingReceiver, run: (url: string, pids: M
   }
 }
 
+requireWrk();
 const receiver = new CountingReceiver();
 await receiver.start();
 
 const baseline = await withBaseline(async (url, pids) => {
-  await drive(`${url}/`, 3000, 1, CONNECTIONS, pids);
-  const single = await drive(`${url}/`, SINGLE, 1, CONNECTIONS, pids);
-  const batched = await drive(`${url}/v1/alerts`, BATCHES, BATCH, 16, pids);
+  const single = await drive(`${url}/`, 1, pids);
+  const batched = await drive(`${url}/v1/alerts`, BATCH, pids);
   return { single, batched };
 });
 
-const hub = await withHub(receiver, async (url, pids) => {
-  await drive(`${url}/`, 3000, 1, CONNECTIONS, pids, receiver);
-  const single = await drive(`${url}/`, SINGLE, 1, CONNECTIONS, pids, receiver);
-  const batched = await drive(`${url}/v1/alerts`, BATCHES, BATCH, 16, pids, receiver);
+const hub = await withHub(receiver, 1, async (url, pids) => {
+  const single = await drive(`${url}/`, 1, pids, receiver);
+  const batched = await drive(`${url}/v1/alerts`, BATCH, pids, receiver);
   const latency = await latencyAtRate(`${url}/`, receiver, 1000, LATENCY_SECONDS);
   return { single, batched, latency };
+});
+
+const hub2 = await withHub(receiver, 2, async (url, pids) => {
+  const single = await drive(`${url}/`, 1, pids, receiver);
+  const batched = await drive(`${url}/v1/alerts`, BATCH, pids, receiver);
+  return { single, batched };
 });
 await receiver.close();
 
 const cpu = cpus();
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
-console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, node ${process.version}, ${new Date().toISOString()}`);
-console.log(`single POST / (${SINGLE} alerts, ${CONNECTIONS} keep-alive connections):`);
-console.log(`  baseline Fastify (no queue): ${baseline.single.acceptedPerSec} alerts/s accepted`);
-console.log(`  hub: ${hub.single.acceptedPerSec} alerts/s accepted (202 after Redis), ${hub.single.deliveredPerSec} alerts/s delivered; ratio accepted/baseline ${ratio(hub.single.acceptedPerSec, baseline.single.acceptedPerSec)}; refused ${hub.single.refused}`);
-console.log(`batched POST /v1/alerts (${BATCHES} × ${BATCH} alerts, 16 connections):`);
-console.log(`  baseline Fastify (no queue): ${baseline.batched.acceptedPerSec} alerts/s accepted`);
-console.log(`  hub: ${hub.batched.acceptedPerSec} alerts/s accepted, ${hub.batched.deliveredPerSec} alerts/s delivered; ratio accepted/baseline ${ratio(hub.batched.acceptedPerSec, baseline.batched.acceptedPerSec)}; refused ${hub.batched.refused}`);
-console.log(`CPU per 1000 alerts (ms): single baseline ${baseline.single.serverCpuMsPer1k}, hub ${hub.single.serverCpuMsPer1k} + redis ${hub.single.redisCpuMsPer1k}; batched baseline ${baseline.batched.serverCpuMsPer1k}, hub ${hub.batched.serverCpuMsPer1k} + redis ${hub.batched.redisCpuMsPer1k}`);
+const row = (name: string, p: Phase, base: Phase) =>
+  `  ${name}: ${p.acceptedPerSec} alerts/s accepted (202 after Redis), ${p.deliveredPerSec} alerts/s delivered; ratio accepted/baseline ${ratio(p.acceptedPerSec, base.acceptedPerSec)}; refused ${p.refused}; CPU ms per 1000 alerts: hub ${p.serverCpuMsPer1k} + redis ${p.redisCpuMsPer1k}`;
+console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, node ${process.version}, ${new Date().toISOString()}; load generator wrk (1 thread), ${SECONDS} s per phase after ${WARMUP_SECONDS} s warm-up`);
+console.log(`single POST / (${SINGLE_CONNECTIONS} keep-alive connections):`);
+console.log(`  baseline Fastify (no queue): ${baseline.single.acceptedPerSec} alerts/s; CPU ms per 1000: ${baseline.single.serverCpuMsPer1k}`);
+console.log(row('hub, processes 1', hub.single, baseline.single));
+console.log(row('hub, processes 2', hub2.single, baseline.single));
+console.log(`batched POST /v1/alerts (${BATCH} alerts per request, ${BATCH_CONNECTIONS} connections):`);
+console.log(`  baseline Fastify (no queue): ${baseline.batched.acceptedPerSec} alerts/s; CPU ms per 1000: ${baseline.batched.serverCpuMsPer1k}`);
+console.log(row('hub, processes 1', hub.batched, baseline.batched));
+console.log(row('hub, processes 2', hub2.batched, baseline.batched));
 console.log(`load average at end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (the machine is shared; wall-clock rates move with it, CPU per alert much less)`);
-console.log(`latency ingest→delivery at 1000 alerts/s for ${LATENCY_SECONDS} s (n=${hub.latency.n}): p50 ${hub.latency.p50} ms, p99 ${hub.latency.p99} ms, max ${hub.latency.max} ms`);
-console.log(JSON.stringify({ baseline, hub }));
+console.log(`latency ingest→delivery at 1000 alerts/s for ${LATENCY_SECONDS} s, processes 1 (n=${hub.latency.n}): p50 ${hub.latency.p50} ms, p99 ${hub.latency.p99} ms, max ${hub.latency.max} ms`);
+console.log(JSON.stringify({ baseline, hub, hub2 }));
