@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { Queue } from 'bullmq';
+import { HubKeys } from '../src/redis/keys.ts';
 import { startHttpReceiver, startTestRedis } from '@peregrine/testkit';
 import type { HttpReceiver, TestRedis } from '@peregrine/testkit';
 import { eventually, falcoAlert, startTestHub } from './support.ts';
@@ -78,6 +80,27 @@ describe('hub ingest and delivery (real Redis, local receivers)', () => {
     await receiver.waitFor((rs) => rs.some((r) => r.body.includes('Notice rule 2')));
     const fresh = receiver.requests.slice(before);
     assert.deepEqual(fresh.map((r) => r.url), ['/hook'], 'Notice goes to the webhook only; kube-system goes nowhere; other rules skip the templated one');
+  });
+
+  test('alerts wait in the queue as encoded text; a job holding alert objects (queued by an earlier version) is still delivered', async () => {
+    const queue = new Queue(new HubKeys('{peregrine}').queueName('hook'), { connection: { url: redis.url }, prefix: '{peregrine}' });
+    try {
+      await queue.pause();
+      const r = await t.post('/', falcoAlert({ rule: 'Encoded in queue' }), auth);
+      assert.equal(r.status, 202);
+      const [waiting] = await queue.getJobs(['wait', 'paused']);
+      assert.equal(typeof waiting.data.alerts[0], 'string', 'queued as JSON text');
+      assert.equal((JSON.parse(waiting.data.alerts[0] as string) as { rule: string }).rule, 'Encoded in queue');
+      const legacy = { ...falcoAlert({ rule: 'Legacy object job' }), uuid: '11111111-2222-4333-8444-555555555555' };
+      await queue.add('deliver', { alerts: [legacy], receivedAt: Date.now() }, { attempts: 3, removeOnComplete: true });
+      await queue.resume();
+      await receiver.waitFor((rs) => rs.some((x) => x.url === '/hook' && x.body.includes('Legacy object job')) && rs.some((x) => x.url === '/hook' && x.body.includes('Encoded in queue')));
+      const legacyBody = bodiesAt('/hook').find((b) => b.rule === 'Legacy object job');
+      assert.equal(legacyBody?.uuid, legacy.uuid);
+    } finally {
+      await queue.resume();
+      await queue.close();
+    }
   });
 
   test('POST /v1/alerts takes a JSON array, NDJSON and gzip', async () => {

@@ -25,6 +25,13 @@ export interface Sink {
   readonly type: string;
   /** Deliver a batch (≥1 alert). Must not throw: map every failure to a result. */
   deliver(alerts: readonly Alert[], ctx: DeliveryContext): Promise<DeliveryResult>;
+  /**
+   * Optional fast path: the same batch already encoded, each element the
+   * alert's Falcosidekick JSON (`encodeAlert`). A sink whose request body is
+   * that JSON (the webhook's default body) sends it without a parse and a
+   * re-serialisation per alert. Same contract and results as `deliver`.
+   */
+  readonly deliverEncoded?: (encoded: readonly string[], ctx: DeliveryContext) => Promise<DeliveryResult>;
   /** Release files, sockets, clients. */
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { createSink, falcosidekickPayload } from '../src/index.ts';
+import { createSink, encodeAlert, falcosidekickPayload } from '../src/index.ts';
 import type { Sink } from '../src/index.ts';
 import { alertWith, ctx, deps, falcoAlert } from './support/fixtures.ts';
 import { HttpReceiver, closedPortUrl } from './support/http-receiver.ts';
@@ -72,6 +72,25 @@ describe('webhook sink', () => {
     receiver.requests.length = 0;
     assert.deepEqual(await webhook({ batchAsArray: true }).deliver([], ctx()), { kind: 'delivered' });
     assert.equal(receiver.requests.length, 0, 'an empty batch sends no empty array');
+  });
+
+  it('deliverEncoded (alerts as queued by the hub) sends the same requests as deliver; a body template has no such path', async () => {
+    const batch = [falcoAlert, alertWith({ uuid: 'b' })];
+    for (const batchAsArray of [true, false]) {
+      const sink = webhook({ batchAsArray });
+      assert.ok(sink.deliverEncoded);
+      assert.deepEqual(await sink.deliver(batch, ctx()), { kind: 'delivered' });
+      const viaObjects = receiver.requests.splice(0).map((r) => [r.body, r.headers['x-peregrine-alert-id']]);
+      assert.deepEqual(await sink.deliverEncoded(batch.map(encodeAlert), ctx()), { kind: 'delivered' });
+      const viaText = receiver.requests.splice(0).map((r) => [r.body, r.headers['x-peregrine-alert-id']]);
+      assert.deepEqual(viaText, viaObjects, `batchAsArray ${batchAsArray}`);
+      assert.equal(viaText.length, batchAsArray ? 1 : 2);
+    }
+    receiver.reply({ status: 500 });
+    const failed = await webhook({}).deliverEncoded?.(batch.map(encodeAlert), ctx());
+    assert.equal(failed?.kind, 'retryable');
+    assert.match(failed?.kind === 'retryable' ? failed.reason : '', /alert 1 of 2, uuid .*; 0 delivered before it/);
+    assert.equal(webhook({ bodyTemplate: '{"r": "{{ rule }}"}' }).deliverEncoded, undefined);
   });
 
   it('maps 503 + Retry-After to retryable with retryAfterMs, 400 to permanent with the body', async () => {

@@ -10,8 +10,9 @@ import type { RedisClient } from '../redis/connection.ts';
 import type { HubKeys } from '../redis/keys.ts';
 import { RetryableDeliveryError, retryDelayMs } from './backoff.ts';
 import type { DeadLetterEntry, DeadLetterStore } from './dead-letter.ts';
-import { DELIVER_JOB, SUMMARY_JOB, deliveryJobOptions } from './job-data.ts';
-import type { DeliveryJobData } from './job-data.ts';
+import { DELIVER_JOB, SUMMARY_JOB, deliveryJobOptions, queuedAlertObject } from './job-data.ts';
+import type { DeliveryJobData, QueuedAlert } from './job-data.ts';
+import { encodeAlert } from '@peregrine/sinks';
 import { Throttle } from './throttle.ts';
 
 export interface DestinationWorkerOptions {
@@ -69,7 +70,7 @@ export class DestinationWorker {
   async requeue(alerts: readonly Alert[]): Promise<void> {
     const jobs = [];
     for (let i = 0; i < alerts.length; i += this.o.delivery.maxBatch) {
-      const data: DeliveryJobData = { alerts: alerts.slice(i, i + this.o.delivery.maxBatch), receivedAt: Date.now() };
+      const data: DeliveryJobData = { alerts: alerts.slice(i, i + this.o.delivery.maxBatch).map(encodeAlert), receivedAt: Date.now() };
       jobs.push({ name: DELIVER_JOB, data, opts: deliveryJobOptions() });
     }
     if (jobs.length > 0) await this.queue.addBulk(jobs);
@@ -89,9 +90,9 @@ export class DestinationWorker {
 
   private async process(job: Job<DeliveryJobData>): Promise<void> {
     if (job.name === SUMMARY_JOB) return this.processSummary(job);
-    let alerts = job.data.alerts;
+    let alerts: QueuedAlert[] = job.data.alerts;
     if (this.throttle !== undefined) {
-      const outcome = await this.throttle.filter(alerts);
+      const outcome = await this.throttle.filter(alerts.map(queuedAlertObject));
       if (outcome.suppressed > 0) this.o.metrics.suppressed.inc(this.labels, outcome.suppressed);
       for (const first of outcome.firstSuppressed) {
         const summary = { key: first.key, sample: first.alert, uuid: randomUUID() };
@@ -114,11 +115,16 @@ export class DestinationWorker {
     if (count > 0) await this.deliver(job, [this.throttle.summaryAlert(summary.sample, summary.uuid, count)]);
   }
 
-  private async deliver(job: Job<DeliveryJobData>, alerts: Alert[]): Promise<void> {
+  private async deliver(job: Job<DeliveryJobData>, alerts: QueuedAlert[]): Promise<void> {
     const { o, labels } = this;
     let result: DeliveryResult;
     try {
-      result = await o.sink.deliver(alerts, { signal: AbortSignal.timeout(o.delivery.timeoutMs) });
+      const ctx = { signal: AbortSignal.timeout(o.delivery.timeoutMs) };
+      // Text straight to a sink that sends it as it is; objects for every other sink.
+      result =
+        o.sink.deliverEncoded !== undefined && alerts.every((a) => typeof a === 'string')
+          ? await o.sink.deliverEncoded(alerts as string[], ctx)
+          : await o.sink.deliver(alerts.map(queuedAlertObject), ctx);
     } catch (e) {
       // Sinks must not throw; one that does is treated as a transient failure.
       result = { kind: 'retryable', reason: `sink threw: ${(e as Error).message}` };
@@ -141,7 +147,7 @@ export class DestinationWorker {
     }
     const failedAt = new Date().toISOString();
     const kind = result.kind === 'permanent' ? 'permanent' : 'exhausted';
-    const entries: DeadLetterEntry[] = remaining.map((alert) => ({ destination: o.name, alert, reason: result.reason, kind, attempts: attempt, failedAt }));
+    const entries: DeadLetterEntry[] = remaining.map((queued) => ({ destination: o.name, alert: queuedAlertObject(queued), reason: result.reason, kind, attempts: attempt, failedAt }));
     await o.deadLetters.add(entries);
     o.metrics.deadLettered.inc(labels, entries.length);
     o.logger.warn({ jobId: job.id, alerts: entries.length, reason: result.reason, kind, attempts: attempt }, 'alerts dead-lettered');

@@ -1,4 +1,5 @@
 import type { Alert } from '@peregrine/alert';
+import { encodeAlert } from '@peregrine/sinks';
 import type { FlowJob, FlowProducer } from 'bullmq';
 import type { HubKeys } from '../redis/keys.ts';
 import type { HubMetrics } from '../metrics.ts';
@@ -127,11 +128,21 @@ export class GroupCommit {
     for (const p of batch) this.router.route(p.alerts, p.everyDestination, routed);
     const receivedAt = batch[0].receivedAt;
     const flows: FlowJob[] = [];
+    // Each alert is encoded once, however many destinations it goes to.
+    const encoded = new Map<Alert, string>();
+    const encode = (alert: Alert): string => {
+      let text = encoded.get(alert);
+      if (text === undefined) {
+        text = encodeAlert(alert);
+        encoded.set(alert, text);
+      }
+      return text;
+    };
     for (const route of this.router.routes) {
       const alerts = routed.get(route.destination);
       if (alerts === undefined) continue;
       for (let i = 0; i < alerts.length; i += route.maxBatch) {
-        const data: DeliveryJobData = { alerts: alerts.slice(i, i + route.maxBatch), receivedAt };
+        const data: DeliveryJobData = { alerts: alerts.slice(i, i + route.maxBatch).map(encode), receivedAt };
         flows.push({ name: DELIVER_JOB, queueName: this.keys.queueName(route.destination), data, opts: deliveryJobOptions() });
       }
     }

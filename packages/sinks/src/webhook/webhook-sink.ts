@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Alert } from '@peregrine/alert';
 import { deliverInOrder, guarded } from '../batch.ts';
-import { falcosidekickPayload } from '../falco/falcosidekick-json.ts';
+import { encodeAlert } from '../falco/falcosidekick-json.ts';
 import { HttpClient } from '../http/http-client.ts';
 import { USER_AGENT } from '../http/user-agent.ts';
 import type { DeliveryContext, DeliveryResult, Sink } from '../sink.ts';
@@ -10,7 +10,6 @@ import { compileTemplate } from '../template/template.ts';
 import type { RenderTemplate } from '../template/template.ts';
 import { isJsonContentType } from './webhook-settings.ts';
 import type { WebhookSettings } from './webhook-settings.ts';
-import { withExactEventTime } from '@peregrine/alert';
 
 /** `sha256=<hex>` over the exact body bytes, the form GitHub webhooks use. */
 export function webhookSignature(secret: string, body: string): string {
@@ -26,6 +25,7 @@ export function webhookSignature(secret: string, body: string): string {
 export class WebhookSink implements Sink {
   readonly type = 'webhook';
   private readonly render: (alert: Alert) => string;
+  readonly deliverEncoded?: (encoded: readonly string[], ctx: DeliveryContext) => Promise<DeliveryResult>;
   private readonly json: boolean;
   private readonly client: HttpClient;
   /** Headers every request carries (content type, user agent, custom headers), built once. */
@@ -42,7 +42,9 @@ export class WebhookSink implements Sink {
     this.baseHeaders = headers;
     const template: RenderTemplate | undefined =
       settings.bodyTemplate === undefined ? undefined : compileTemplate(settings.bodyTemplate, { escape: this.json ? 'json' : 'text' });
-    this.render = template ?? ((alert) => withExactEventTime(JSON.stringify(falcosidekickPayload(alert)), alert));
+    this.render = template ?? encodeAlert;
+    // The default body is the encoded alert itself: take it as queued.
+    if (template === undefined) this.deliverEncoded = (encoded, ctx) => this.sendEncoded(encoded, ctx);
   }
 
   async deliver(alerts: readonly Alert[], ctx: DeliveryContext): Promise<DeliveryResult> {
@@ -66,6 +68,16 @@ export class WebhookSink implements Sink {
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  private sendEncoded(encoded: readonly string[], ctx: DeliveryContext): Promise<DeliveryResult> {
+    if (encoded.length === 0) return Promise.resolve({ kind: 'delivered' });
+    if (this.settings.batchAsArray) return guarded(() => this.send(`[${encoded.join(',')}]`, undefined, ctx));
+    // One request per alert: the uuid header and failure reasons need the alert (a parse is small next to a request).
+    return guarded(() => {
+      const alerts = encoded.map((body) => JSON.parse(body) as Alert);
+      return deliverInOrder(alerts, (alert, i) => this.send(encoded[i], alert.uuid, ctx));
+    });
   }
 
   private renderChecked(alert: Alert): string | DeliveryResult {
