@@ -51,7 +51,7 @@ async function startTlsReceiver(dir: string, requireClientCert: boolean): Promis
   };
 }
 
-describe('client TLS for HTTP sinks (webhook, pagerduty)', () => {
+describe('client TLS for HTTP sinks (webhook, pagerduty, slack)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sink-tls-'));
   let plain: TlsReceiver;
   let mutual: TlsReceiver;
@@ -79,6 +79,9 @@ describe('client TLS for HTTP sinks (webhook, pagerduty)', () => {
     assert.match(refused.kind === 'retryable' ? refused.reason : '', /webhook: .*(certificate|self.signed)/i);
     assert.deepEqual(await make('webhook', { address: `${plain.url}/in`, tls: { caFile: join(dir, 'ca.crt') } }).deliver([falcoAlert], ctx()), { kind: 'delivered' });
     assert.deepEqual(await make('pagerduty', { routingKey: 'k', baseUrl: plain.url, tls: { caFile: join(dir, 'ca.crt') } }).deliver([falcoAlert], ctx()), { kind: 'delivered' });
+    const slackRefused = await make('slack', { webhookUrl: `${plain.url}/slack` }).deliver([falcoAlert], ctx());
+    assert.equal(slackRefused.kind, 'retryable', JSON.stringify(slackRefused));
+    assert.deepEqual(await make('slack', { webhookUrl: `${plain.url}/slack`, tls: { caFile: join(dir, 'ca.crt') } }).deliver([falcoAlert], ctx()), { kind: 'delivered' });
   });
 
   it('checkCert: false skips verification (tests only)', async () => {
@@ -91,7 +94,8 @@ describe('client TLS for HTTP sinks (webhook, pagerduty)', () => {
     const tls = { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key') };
     assert.deepEqual(await make('webhook', { address: `${mutual.url}/in`, tls }).deliver([falcoAlert], ctx()), { kind: 'delivered' });
     assert.deepEqual(await make('pagerduty', { routingKey: 'k', baseUrl: mutual.url, tls }).deliver([falcoAlert], ctx()), { kind: 'delivered' });
-    assert.deepEqual(mutual.clients, ['client', 'client']);
+    assert.deepEqual(await make('slack', { webhookUrl: `${mutual.url}/slack`, tls }).deliver([falcoAlert], ctx()), { kind: 'delivered' });
+    assert.deepEqual(mutual.clients, ['client', 'client', 'client']);
   });
 
   it('bad TLS settings fail at start-up with the key path and reason', () => {

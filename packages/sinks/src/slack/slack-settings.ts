@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clientTlsSettings } from '../http/http-client.ts';
 import { httpUrl, templateSourceOrSidekick, timeoutMs } from '../settings/common-settings.ts';
 
 export const slackSettingsSchema = z
@@ -19,6 +20,7 @@ export const slackSettingsSchema = z
     messageFormat: templateSourceOrSidekick({ escape: 'slack' })
       .optional()
       .describe('Template for the message text above the attachment, e.g. "*{{ rule }}* on {{ hostname }}". Falcosidekick: slack.messageformat; its Go templates with {{ .Rule }} / {{ index .OutputFields "x" }} are converted'),
+    tls: clientTlsSettings,
     timeoutMs,
   })
   .strict();

@@ -1,9 +1,9 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { Agent as HttpAgent } from 'node:http';
 import type { Alert } from '@peregrine/alert';
 import { ErrorCode, IncomingWebhook } from '@slack/webhook';
 import type { IncomingWebhookDefaultArguments } from '@slack/webhook';
 import { deliverInOrder } from '../batch.ts';
+import { keepAliveAgent } from '../http/http-client.ts';
 import { describeError, resultFromError, resultFromStatus } from '../http/status-result.ts';
 import type { DeliveryContext, DeliveryResult, Sink } from '../sink.ts';
 import type { SinkDeps } from '../sink-module.ts';
@@ -54,7 +54,7 @@ export class SlackSink implements Sink {
     private readonly settings: SlackSettings,
     private readonly deps: SinkDeps,
   ) {
-    this.agent = /^https:/i.test(settings.webhookUrl) ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+    this.agent = keepAliveAgent(settings.webhookUrl, settings.tls);
     const defaults: IncomingWebhookDefaultArguments = { agent: this.agent, timeout: settings.timeoutMs };
     this.webhook = new IncomingWebhook(settings.webhookUrl, defaults);
     // IncomingWebhook keeps this object as the base of every payload and
