@@ -528,36 +528,39 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
     }
     add_path(s, t, h, PG_TAG_PATH1, PG_TAG_BASE1, p1, d1, &doff);
   }
-  if (str_arg < 6)
-    add_user_str(s, PG_TAG_STR, (const void *)h->args[str_arg & 7]);
-  if (flags & PG_DESC_ADDR_CONNECT)
-    add_user_bytes(s, PG_TAG_SOCKADDR, h->args[1], h->args[2]);
-  else if (flags & PG_DESC_ADDR_SENDTO)
-    add_user_bytes(s, PG_TAG_SOCKADDR, h->args[4], h->args[5]);
-  else if (flags & PG_DESC_ADDR_MSGHDR) {
-    struct user_msghdr mh = {};
-    if (h->args[1] && bpf_probe_read_user(&mh, sizeof(mh), (const void *)h->args[1]) == 0)
-      add_user_bytes(s, PG_TAG_SOCKADDR, (__u64)mh.msg_name, mh.msg_namelen);
-  } else if ((flags & PG_DESC_ADDR_ACCEPT) && ret >= 0 && h->args[2]) {
-    int alen = 0;
-    bpf_probe_read_user(&alen, sizeof(alen), (const void *)h->args[2]);
-    if (alen > 0)
-      add_user_bytes(s, PG_TAG_SOCKADDR, h->args[1], (__u64)alen);
+  /* Plain path syscalls (the bulk: open*, mkdir, unlink…) need none of the extras: one test. */
+  if ((flags & ~PG_DESC_EXEC) || sock != PG_SOCK_NONE || str_arg < 6) {
+    if (str_arg < 6)
+      add_user_str(s, PG_TAG_STR, (const void *)h->args[str_arg & 7]);
+    if (flags & PG_DESC_ADDR_CONNECT)
+      add_user_bytes(s, PG_TAG_SOCKADDR, h->args[1], h->args[2]);
+    else if (flags & PG_DESC_ADDR_SENDTO)
+      add_user_bytes(s, PG_TAG_SOCKADDR, h->args[4], h->args[5]);
+    else if (flags & PG_DESC_ADDR_MSGHDR) {
+      struct user_msghdr mh = {};
+      if (h->args[1] && bpf_probe_read_user(&mh, sizeof(mh), (const void *)h->args[1]) == 0)
+        add_user_bytes(s, PG_TAG_SOCKADDR, (__u64)mh.msg_name, mh.msg_namelen);
+    } else if ((flags & PG_DESC_ADDR_ACCEPT) && ret >= 0 && h->args[2]) {
+      int alen = 0;
+      bpf_probe_read_user(&alen, sizeof(alen), (const void *)h->args[2]);
+      if (alen > 0)
+        add_user_bytes(s, PG_TAG_SOCKADDR, h->args[1], (__u64)alen);
+    }
+    else if ((flags & PG_DESC_ADDR_RECVFROM) && ret >= 0 && h->args[5]) {
+      int alen = 0;
+      bpf_probe_read_user(&alen, sizeof(alen), (const void *)h->args[5]);
+      if (alen > 0)
+        add_user_bytes(s, PG_TAG_SOCKADDR, h->args[4], (__u64)alen);
+    }
+    if (flags & PG_DESC_OPENHOW)
+      add_user_bytes(s, PG_TAG_OPENHOW, h->args[2], 24);
+    if (sock == PG_SOCK_ARG0)
+      add_tuple(s, t, (int)h->args[0]);
+    else if (sock == PG_SOCK_RET && ret >= 0)
+      add_tuple(s, t, (int)ret);
+    if (flags & PG_DESC_FDPATH)
+      add_file_path(s, PG_TAG_FDPATH, fd_file(t, (int)h->args[0]));
   }
-  else if ((flags & PG_DESC_ADDR_RECVFROM) && ret >= 0 && h->args[5]) {
-    int alen = 0;
-    bpf_probe_read_user(&alen, sizeof(alen), (const void *)h->args[5]);
-    if (alen > 0)
-      add_user_bytes(s, PG_TAG_SOCKADDR, h->args[4], (__u64)alen);
-  }
-  if (flags & PG_DESC_OPENHOW)
-    add_user_bytes(s, PG_TAG_OPENHOW, h->args[2], 24);
-  if (sock == PG_SOCK_ARG0)
-    add_tuple(s, t, (int)h->args[0]);
-  else if (sock == PG_SOCK_RET && ret >= 0)
-    add_tuple(s, t, (int)ret);
-  if (flags & PG_DESC_FDPATH)
-    add_file_path(s, PG_TAG_FDPATH, fd_file(t, (int)h->args[0]));
   submit(s, c);
   return 0;
 }
