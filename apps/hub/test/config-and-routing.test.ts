@@ -99,6 +99,25 @@ test('Falcosidekick env vars become destinations', () => {
   assert.ok(bad.some((i) => /^destinations\.slack\.match\.minimumPriority: unknown priority "loud".*\(from SLACK_MINIMUMPRIORITY\)$/.test(i)), bad.join('\n'));
 });
 
+test('Falcosidekick outbound TLS env vars: TLSCLIENT_CACERTFILE, <OUT>_MUTUALTLS with MUTUALTLSFILESPATH, <OUT>_CHECKCERT', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hub-sidekick-tls-'));
+  for (const f of ['client.crt', 'client.key', 'ca.crt', 'extra-ca.crt']) writeFileSync(join(dir, f), 'PEM\n');
+  const config = loadHubConfig(undefined, {
+    WEBHOOK_ADDRESS: 'https://example.com/hook',
+    WEBHOOK_MUTUALTLS: 'true',
+    MUTUALTLSFILESPATH: `${dir}/`,
+    PAGERDUTY_ROUTINGKEY: 'abc',
+    PAGERDUTY_CHECKCERT: 'false',
+    SLACK_WEBHOOKURL: 'https://hooks.slack.com/services/T/B/X',
+    TLSCLIENT_CACERTFILE: join(dir, 'extra-ca.crt'),
+  });
+  assert.deepEqual(config.destinations.webhook.settings.tls, { certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key'), caFile: join(dir, 'ca.crt') });
+  assert.deepEqual(config.destinations.pagerduty.settings.tls, { caFile: join(dir, 'extra-ca.crt'), checkCert: false });
+  assert.deepEqual(config.destinations.slack.settings.tls, { caFile: join(dir, 'extra-ca.crt') });
+  const missing = issuesOf(() => loadHubConfig(undefined, { WEBHOOK_ADDRESS: 'https://example.com/hook', WEBHOOK_MUTUALTLS: 'true', MUTUALTLSFILESPATH: join(dir, 'nope') }));
+  assert.ok(missing.some((i) => /^destinations\.webhook\.settings\.tls\.certFile: cannot read .*nope\/client\.crt: ENOENT/.test(i)), missing.join('\n'));
+});
+
 test('matcher: priority, rule globs, tags any/all, sources, field conditions', () => {
   const m = compileMatcher({
     minimumPriority: 'Warning',

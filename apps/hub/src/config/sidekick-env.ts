@@ -55,7 +55,15 @@ export const SIDEKICK_ENV_VARS: readonly string[] = [
   'LISTENPORT',
   'CUSTOMFIELDS',
   'TEMPLATEDFIELDS',
-  ...OUTPUTS.flatMap((o) => [...Object.keys(o.settings), `${o.name.toUpperCase()}_MINIMUMPRIORITY`]),
+  'TLSCLIENT_CACERTFILE',
+  'MUTUALTLSFILESPATH',
+  'MUTUALTLSCLIENT_CERTFILE',
+  'MUTUALTLSCLIENT_KEYFILE',
+  'MUTUALTLSCLIENT_CACERTFILE',
+  ...OUTPUTS.flatMap((o) => {
+    const prefix = o.name.toUpperCase();
+    return [...Object.keys(o.settings), `${prefix}_MINIMUMPRIORITY`, `${prefix}_CHECKCERT`, `${prefix}_MUTUALTLS`];
+  }),
 ];
 
 /**
@@ -98,6 +106,8 @@ export function applySidekickEnv(
         origins.set(`destinations.${output.name}.settings.${key}`, variable);
       }
     }
+    const tls = clientTls(env, output.name.toUpperCase(), `destinations.${output.name}.settings.tls`, origins);
+    if (tls !== undefined) settings.tls = tls;
     const match: Record<string, unknown> = {};
     const minimumVariable = `${output.name.toUpperCase()}_MINIMUMPRIORITY`;
     const minimum = env[minimumVariable];
@@ -109,6 +119,34 @@ export function applySidekickEnv(
   }
   if (Object.keys(destinations).length > 0) out.destinations = destinations;
   return out;
+}
+
+/**
+ * Falcosidekick's outbound TLS for one output: `TLSCLIENT_CACERTFILE` adds a
+ * CA for every output; `<OUT>_MUTUALTLS=true` presents a client certificate
+ * from `MUTUALTLSCLIENT_{CERTFILE,KEYFILE,CACERTFILE}`, else from
+ * `MUTUALTLSFILESPATH` (default /etc/certs) + /client.crt, /client.key,
+ * /ca.crt; `<OUT>_CHECKCERT=false` skips verification (ignored with mutual
+ * TLS, as in Falcosidekick). The sink's schema checks the files at start-up.
+ */
+function clientTls(env: NodeJS.ProcessEnv, prefix: string, at: string, origins: Map<string, string>): Record<string, unknown> | undefined {
+  const tls: Record<string, unknown> = {};
+  const set = (key: string, value: unknown, variable: string) => {
+    tls[key] = value;
+    origins.set(`${at}.${key}`, variable);
+  };
+  if (nonEmpty(env.TLSCLIENT_CACERTFILE)) set('caFile', env.TLSCLIENT_CACERTFILE, 'TLSCLIENT_CACERTFILE');
+  const mutual = env[`${prefix}_MUTUALTLS`]?.trim().toLowerCase() === 'true';
+  if (mutual) {
+    const folder = nonEmpty(env.MUTUALTLSFILESPATH) ? env.MUTUALTLSFILESPATH.replace(/\/+$/, '') : '/etc/certs';
+    const from = (variable: string, file: string) => (nonEmpty(env[variable]) ? (env[variable] as string) : `${folder}/${file}`);
+    set('certFile', from('MUTUALTLSCLIENT_CERTFILE', 'client.crt'), `${prefix}_MUTUALTLS`);
+    set('keyFile', from('MUTUALTLSCLIENT_KEYFILE', 'client.key'), `${prefix}_MUTUALTLS`);
+    set('caFile', from('MUTUALTLSCLIENT_CACERTFILE', 'ca.crt'), `${prefix}_MUTUALTLS`);
+  } else if (env[`${prefix}_CHECKCERT`]?.trim().toLowerCase() === 'false') {
+    set('checkCert', false, `${prefix}_CHECKCERT`);
+  }
+  return Object.keys(tls).length > 0 ? tls : undefined;
 }
 
 /**
