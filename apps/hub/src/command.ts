@@ -8,7 +8,7 @@ import { startHub } from './hub.ts';
 import { HUB_REDIS_URL_ENV } from './cluster/messages.ts';
 import { runPrimary } from './cluster/primary.ts';
 
-const HELP = `Usage: peregrine hub [--config FILE] [--port N] [--redis URL] [--check]
+const HELP = `Usage: peregrine hub [--config FILE] [--port N] [--redis URL] [--processes N|auto] [--check]
 
 Durable, Falco-compatible alert hub. Point Falco's http_output (or a
 Falcosidekick client) at it: POST / takes one Falco JSON alert, POST /v1/alerts
