@@ -29,10 +29,10 @@ char LICENSE[] SEC("license") = "GPL";
 struct pg_scratch {
   __u8 buf[PG_BUF_SIZE];
   __u8 walk[PG_WALK_SIZE];
-  __u32 off;
-  __u16 nblobs;
-  __u16 flags;
 };
+
+/* The record being built: its header's len, nblobs and flags are kept current as blobs are added. */
+#define HDR(s) ((struct pg_event_header *)(s)->buf)
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -136,17 +136,17 @@ static __always_inline void fill_header(struct pg_scratch *s, struct task_struct
   h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
   __builtin_memcpy(h->comm, t->comm, sizeof(h->comm));
   h->res = 0;
-  s->off = PG_HEADER_SIZE;
-  s->nblobs = 0;
-  s->flags = 0;
+  h->len = PG_HEADER_SIZE;
+  h->nblobs = 0;
+  h->flags = 0;
 }
 
 /* Reserves room for a blob; returns its (bounded) offset or -1 when the record is full. */
 static __always_inline int blob_start(struct pg_scratch *s)
 {
-  __u32 off = s->off;
+  __u32 off = HDR(s)->len;
   if (off > PG_OFF_MASK) {
-    s->flags |= PG_HF_TRUNCATED;
+    HDR(s)->flags |= PG_HF_TRUNCATED;
     return -1;
   }
   return off & PG_OFF_MASK;
@@ -157,8 +157,8 @@ static __always_inline void blob_end(struct pg_scratch *s, __u32 off, __u16 tag,
   off &= PG_OFF_MASK;
   *(__u16 *)&s->buf[off] = tag;
   *(__u16 *)&s->buf[off + 2] = (__u16)len;
-  s->off = off + PG_BLOB_PREFIX + len;
-  s->nblobs++;
+  HDR(s)->len = off + PG_BLOB_PREFIX + len;
+  HDR(s)->nblobs++;
 }
 
 /* A NUL-terminated user string; returns the blob's data offset or -1. */
@@ -173,7 +173,7 @@ static __always_inline int add_user_str(struct pg_scratch *s, __u16 tag, const v
   if (n <= 0)
     return -1;
   if (n >= PG_PATH_MAX)
-    s->flags |= PG_HF_TRUNCATED;
+    HDR(s)->flags |= PG_HF_TRUNCATED;
   blob_end(s, off, tag, (__u32)(n - 1) & (PG_PATH_MAX - 1));
   return off + PG_BLOB_PREFIX;
 }
@@ -202,7 +202,7 @@ static __always_inline void add_user_mem(struct pg_scratch *s, __u16 tag, __u64 
   __u64 len = end - start;
   if (len > max) {
     len = max;
-    s->flags |= PG_HF_TRUNCATED;
+    HDR(s)->flags |= PG_HF_TRUNCATED;
   }
   len &= (PG_PATH_MAX * 2 - 1);
   if (len > PG_PATH_MAX)
@@ -280,7 +280,7 @@ __noinline int pg_add_dentry_path(struct pg_scratch *s, __u32 tag, __u64 dentry,
   };
   bpf_loop(PG_WALK_DEPTH, walk_step, &w, 0);
   if (!w.done)
-    s->flags |= PG_HF_TRUNCATED;
+    HDR(s)->flags |= PG_HF_TRUNCATED;
   __u32 pos = w.pos;
   if (pos >= PG_PATH_MAX) {
     pos = PG_PATH_MAX - 1;
@@ -403,10 +403,7 @@ static __always_inline int path_excluded(struct pg_scratch *s, __u16 sc, int dat
 static __always_inline void submit(struct pg_scratch *s, struct pg_counters *c)
 {
   struct pg_event_header *h = (struct pg_event_header *)s->buf;
-  __u32 len = s->off;
-  h->len = len;
-  h->nblobs = s->nblobs;
-  h->flags = s->flags;
+  __u32 len = h->len;
   if (len > PG_BUF_SIZE - 1 || len < PG_HEADER_SIZE)
     return;
   /*
@@ -610,7 +607,7 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent, struct task_struct *chil
   h->ppid = child->real_parent->tgid;
   h->res = child->pid;
   if (child->pid != child->tgid)
-    s->flags |= PG_HF_THREAD;
+    HDR(s)->flags |= PG_HF_THREAD;
   submit(s, c);
   return 0;
 }
@@ -628,7 +625,7 @@ int BPF_PROG(pg_sched_exit, struct task_struct *p)
   __builtin_memset(h->args, 0, sizeof(h->args));
   h->res = p->exit_code;
   if (p->pid != p->tgid)
-    s->flags |= PG_HF_THREAD;
+    HDR(s)->flags |= PG_HF_THREAD;
   submit(s, c);
   return 0;
 }
