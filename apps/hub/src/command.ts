@@ -103,10 +103,17 @@ export async function runHubCommand(args: string[]): Promise<number> {
   // A hub process under a primary: Redis comes from the primary (maybe its embedded redis-server).
   const clusterWorker = cluster.isWorker;
   const redisUrl = clusterWorker ? (process.env[HUB_REDIS_URL_ENV] ?? values.redis) : values.redis;
+  // A hub process's IPC channel to its primary would keep it alive after it is done.
+  // cluster.worker.disconnect() (not process.disconnect(), after which Node
+  // exits with code 0 at once) keeps our exit code.
+  const leaveCluster = () => {
+    if (cluster.worker?.isConnected()) cluster.worker.disconnect();
+  };
   let hub;
   try {
     hub = await startHub(config, { logger, port, redisUrl, clusterWorker });
   } catch (e) {
+    leaveCluster();
     if (e instanceof RedisUnavailableError) {
       console.error(`peregrine hub: ${e.message}`);
       return 1;
@@ -121,8 +128,7 @@ export async function runHubCommand(args: string[]): Promise<number> {
       stopping = true;
       logger.info({ signal }, 'shutting down');
       const finish = (code: number) => {
-        // A hub process's IPC channel to its primary would keep it alive after draining.
-        if (clusterWorker && process.connected) process.disconnect();
+        leaveCluster();
         resolve(code);
       };
       running.close().then(
@@ -135,7 +141,8 @@ export async function runHubCommand(args: string[]): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    // The primary is gone (killed, or it closed the channel): drain and exit rather than linger unmanaged.
-    if (clusterWorker) process.once('disconnect', () => stop('primary gone'));
+    // If the primary is killed, Node ends this process as soon as the IPC channel closes
+    // (cluster's own rule): its deliveries in flight are redelivered by the others, or after a
+    // restart, once their lock expires (redis.lockDurationMs), as after any crash.
   });
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +9,8 @@ import { KeepAliveClient, freeLoopbackPort, postMany, startHttpReceiver } from '
 import type { HttpReceiver } from '@peregrine/testkit';
 import { eventually, falcoAlert } from './support.ts';
 import { spawnHub } from './hub-process.ts';
+
+const HUB_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 /** Live child processes of `pid`, with their command lines (from /proc). */
 function childrenOf(pid: number): Array<{ pid: number; cmd: string }> {
@@ -122,4 +126,19 @@ test('processes: hub processes exit when their primary is SIGKILLed (nothing lef
   await eventually(() => children.filter((pid) => pid !== undefined && alive(pid) && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('redis-server')).length === 0, 20_000, 'hub processes gone');
   // The orphaned embedded redis-server has no owner left; stop it here so the test leaves nothing behind.
   for (const pid of children) if (alive(pid)) process.kill(pid, 'SIGTERM');
+});
+
+test('processes: a hub process that cannot start (Redis unreachable) stops the primary with exit code 1 and the reason', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hub-processes-noredis-'));
+  const config = join(dir, 'hub.yaml');
+  const deadPort = await freeLoopbackPort();
+  writeFileSync(config, ['listen: { host: 127.0.0.1 }', `redis: { url: "redis://127.0.0.1:${deadPort}" }`, 'processes: 2', ''].join('\n'));
+  const child = spawn(process.execPath, ['--import', 'tsx', HUB_MAIN, '--config', config, '--port', String(await freeLoopbackPort())], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 1, output);
+  assert.match(output, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+/);
+  assert.match(output, /"code":1,.*hub process exited during start-up; stopping/);
 });
