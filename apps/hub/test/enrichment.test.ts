@@ -83,6 +83,24 @@ describe('enrichment configuration', () => {
     assert.ok(badSlack.some((i) => /^destinations\.slack\.settings\.messageFormat: .*not supported.*\(from SLACK_MESSAGEFORMAT\)$/.test(i)), badSlack.join('\n'));
   });
 
+  test('custom tags are added once, after the rule\'s own; bracketReplacer renames field arguments last; CUSTOMTAGS and BRACKETREPLACER map', () => {
+    const enrich = compileEnricher(parseHubConfig({ enrich: { customTags: ['prod', 'shell'], bracketReplacer: '_', customFields: { 'team[0]': 'x' } } }).enrich);
+    assert.ok(enrich);
+    const a = alert({ tags: ['shell', 'mitre_execution'], output_fields: { 'proc.aname[2]': 'bash', 'proc.name': 'sh' } });
+    const originalTags = a.tags;
+    enrich([a]);
+    assert.deepEqual(a.tags, ['shell', 'mitre_execution', 'prod']);
+    assert.deepEqual(originalTags, ['shell', 'mitre_execution'], 'the parsed array is left alone');
+    assert.deepEqual(a.output_fields, { 'proc.name': 'sh', 'proc.aname_2': 'bash', team_0: 'x' });
+    const onlyTags = compileEnricher(parseHubConfig({ enrich: { customTags: ['prod'] } }).enrich);
+    const b = alert({ tags: [] });
+    onlyTags?.([b]);
+    assert.deepEqual(b.tags, ['prod']);
+    const config = loadHubConfig(undefined, { CUSTOMTAGS: 'prod, eu-west ,', BRACKETREPLACER: '-' });
+    assert.deepEqual(config.enrich.customTags, ['prod', 'eu-west']);
+    assert.equal(config.enrich.bracketReplacer, '-');
+  });
+
   test('precedence: the alert keeps its own fields; templated fields see custom ones and replace them', () => {
     assert.equal(compileEnricher(parseHubConfig({}).enrich), undefined, 'nothing configured: no function at all');
     const enrich = compileEnricher(

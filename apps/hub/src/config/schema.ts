@@ -110,6 +110,14 @@ export const enrichSchema = z
       .record(fieldName, templatedFieldSource)
       .default({})
       .describe('Fields computed per alert at ingest, after customFields, and stored as text: a template such as `{{ output_fields["k8s.ns.labels.team"] | default "platform" }}`, or Falcosidekick\'s Go form `{{ or (index . "k8s.ns.labels.team") "platform" }}` (index, .key, or, literals are converted; anything else fails start-up). Templates see the custom fields; a templated field replaces a custom field of the same name, never a field the alert carries. Falcosidekick: templatedfields; env TEMPLATEDFIELDS.'),
+    customTags: z
+      .array(z.string().min(1, 'a tag cannot be empty'))
+      .default([])
+      .describe('Tags added to every alert at ingest (those it does not already have, after its own, order kept), before routing, so `match.tags` sees them. Falcosidekick: customtags; env CUSTOMTAGS (comma list).'),
+    bracketReplacer: z
+      .string()
+      .optional()
+      .describe('Renames output fields with an argument for receivers that cannot take brackets in keys: `proc.aname[2]` becomes `proc.aname_2` with `_` (the `]` is dropped). Applied last, after custom and templated fields. Falcosidekick: bracketreplacer; env BRACKETREPLACER.'),
   })
   .strict();
 

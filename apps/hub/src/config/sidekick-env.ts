@@ -6,8 +6,9 @@
  *
  * `*_MINIMUMPRIORITY` follows Falco's names; "" means every priority. Unlike
  * Falcosidekick, `info` means Informational (sidekick treats it as "all").
- * CUSTOMFIELDS and TEMPLATEDFIELDS become `enrich.customFields` /
- * `enrich.templatedFields`.
+ * CUSTOMFIELDS, TEMPLATEDFIELDS, CUSTOMTAGS and BRACKETREPLACER become
+ * `enrich.customFields`, `enrich.templatedFields`, `enrich.customTags` and
+ * `enrich.bracketReplacer`.
  */
 import type { ConfigIssue } from '../errors.ts';
 
@@ -55,6 +56,8 @@ export const SIDEKICK_ENV_VARS: readonly string[] = [
   'LISTENPORT',
   'CUSTOMFIELDS',
   'TEMPLATEDFIELDS',
+  'CUSTOMTAGS',
+  'BRACKETREPLACER',
   'TLSCLIENT_CACERTFILE',
   'MUTUALTLSFILESPATH',
   'MUTUALTLSCLIENT_CERTFILE',
@@ -94,6 +97,14 @@ export function applySidekickEnv(
   if (custom !== undefined) enrich.customFields = custom;
   const templated = envPairs(env, 'TEMPLATEDFIELDS', 'enrich.templatedFields', asRecord(enrich.templatedFields), origins, issues, false, enrich.templatedFields !== undefined);
   if (templated !== undefined) enrich.templatedFields = templated;
+  if (nonEmpty(env.CUSTOMTAGS) && enrich.customTags === undefined) {
+    enrich.customTags = env.CUSTOMTAGS.split(',').map((t) => t.trim()).filter((t) => t !== '');
+    origins.set('enrich.customTags', 'CUSTOMTAGS');
+  }
+  if (nonEmpty(env.BRACKETREPLACER) && enrich.bracketReplacer === undefined) {
+    enrich.bracketReplacer = env.BRACKETREPLACER;
+    origins.set('enrich.bracketReplacer', 'BRACKETREPLACER');
+  }
   if (Object.keys(enrich).length > 0) out.enrich = enrich;
 
   const destinations = { ...(asRecord(raw.destinations) ?? {}) };

@@ -17,12 +17,29 @@ export type EnrichAlerts = (alerts: readonly Alert[]) => void;
  * 2. templated fields are rendered against that result (so they see custom
  *    fields, as in Falcosidekick), all before any is stored, so they never see
  *    each other and their order does not matter; each replaces a custom field
- *    of the same name but not a field the alert carries.
+ *    of the same name but not a field the alert carries;
+ * 3. custom tags are added to the alert's tags (see tagsStep);
+ * 4. bracketReplacer renames fields such as `proc.aname[2]`, last, as in
+ *    Falcosidekick, so it covers custom and templated fields too.
  *
- * The alert gets a new output_fields object: the one it arrived with may be
- * shared with the request body.
+ * The alert gets a new output_fields object (and tags array): the ones it
+ * arrived with may be shared with the request body.
  */
 export function compileEnricher(config: EnrichConfig): EnrichAlerts | undefined {
+  const steps: EnrichAlerts[] = [];
+  const fields = fieldsStep(config);
+  if (fields !== undefined) steps.push(fields);
+  if (config.customTags.length > 0) steps.push(tagsStep(config.customTags));
+  if (config.bracketReplacer !== undefined) steps.push(bracketStep(config.bracketReplacer));
+  if (steps.length === 0) return undefined;
+  if (steps.length === 1) return steps[0];
+  return (alerts) => {
+    for (const step of steps) step(alerts);
+  };
+}
+
+/** Custom and templated fields (see compileEnricher for the order and precedence). */
+function fieldsStep(config: EnrichConfig): EnrichAlerts | undefined {
   const custom: Readonly<Record<string, OutputFieldValue>> = config.customFields;
   const hasCustom = Object.keys(custom).length > 0;
   // Sources were converted and checked by the config schema; compiling cannot fail here.
@@ -45,6 +62,40 @@ export function compileEnricher(config: EnrichConfig): EnrichAlerts | undefined 
         const key = templated[i][0];
         if (!Object.hasOwn(own, key)) fields[key] = rendered[i];
       }
+    }
+  };
+}
+
+/**
+ * Falcosidekick's customtags: appended to every alert. Unlike Falcosidekick
+ * (append, then sort, duplicates kept) a tag the alert has is not repeated
+ * and the rule's own order stays first.
+ */
+function tagsStep(customTags: readonly string[]): EnrichAlerts {
+  return (alerts) => {
+    for (const alert of alerts) {
+      const missing = customTags.filter((t) => !alert.tags.includes(t));
+      if (missing.length > 0) alert.tags = [...alert.tags, ...missing];
+    }
+  };
+}
+
+/** Falcosidekick's bracketreplacer: `proc.aname[2]` → `proc.aname<r>2`, on every output field name with a `[`. */
+function bracketStep(replacer: string): EnrichAlerts {
+  return (alerts) => {
+    for (const alert of alerts) {
+      const own = alert.output_fields;
+      let renamed: Record<string, OutputFieldValue> | undefined;
+      for (const key of Object.keys(own)) {
+        if (key.includes('[')) {
+          renamed ??= {};
+          renamed[key.replaceAll('[', replacer).replaceAll(']', '')] = own[key];
+        }
+      }
+      if (renamed === undefined) continue;
+      const fields: Record<string, OutputFieldValue> = {};
+      for (const key of Object.keys(own)) if (!key.includes('[')) fields[key] = own[key];
+      alert.output_fields = Object.assign(fields, renamed);
     }
   };
 }
