@@ -42,6 +42,7 @@ export function stop(child: ChildProcess): Promise<void> {
 
 export const HUB_MAIN = fileURLToPath(new URL('../../apps/hub/src/main.ts', import.meta.url));
 export const BASELINE_MAIN = fileURLToPath(new URL('./baseline-server.ts', import.meta.url));
+export const FLOOR_MAIN = fileURLToPath(new URL('./floor-server.ts', import.meta.url));
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc (Linux). */
 export function cpuMs(pid: number | undefined): number {

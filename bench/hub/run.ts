@@ -8,7 +8,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { KeepAliveClient, freeLoopbackPort, startTestRedis } from '@peregrine/testkit';
-import { BASELINE_MAIN, HUB_MAIN, cpuMs, startServer, stop, treeCpuMs } from './processes.ts';
+import { BASELINE_MAIN, FLOOR_MAIN, HUB_MAIN, cpuMs, startServer, stop, treeCpuMs } from './processes.ts';
 import { CountingReceiver } from './receiver.ts';
 import { postScript, requireWrk, runWrk } from './wrk.ts';
 
@@ -125,6 +125,19 @@ async function withBaseline<T>(run: (url: string, pids: Measured) => Promise<T>)
   }
 }
 
+/** The floor: Fastify + one Redis list + one consumer (floor-server.ts), with its own Redis. */
+async function withFloor<T>(receiver: CountingReceiver, run: (url: string, pids: Measured) => Promise<T>): Promise<T> {
+  const redis = await startTestRedis();
+  const port = await freeLoopbackPort();
+  const child = await startServer(FLOOR_MAIN, [String(port), redis.url, `${receiver.url}/in`]);
+  try {
+    return await run(`http://127.0.0.1:${port}`, { server: child.pid, redis: redis.pid });
+  } finally {
+    await stop(child);
+    await redis.stop();
+  }
+}
+
 async function withHub<T>(receiver: CountingReceiver, processes: number, run: (url: string, pids: Measured) => Promise<T>): Promise<T> {
   const redis = await startTestRedis();
   const dir = mkdtempSync(join(tmpdir(), 'bench-hub-'));
@@ -162,19 +175,21 @@ await receiver.start();
 
 interface Round {
   readonly baseline: { single: Phase; batched: Phase };
+  readonly floor: { single: Phase; batched: Phase };
   readonly hub: { single: Phase; batched: Phase };
   readonly hub2: { single: Phase; batched: Phase };
 }
 
-// Rounds interleave baseline, hub and hub with 2 processes, so a noisy
+// Rounds interleave baseline, floor, hub and hub with 2 processes, so a noisy
 // neighbour on the shared machine hits all of them alike; medians are reported.
 const rounds: Round[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   const baseline = await withBaseline(async (url, pids) => ({ single: await drive(`${url}/`, 1, pids), batched: await drive(`${url}/v1/alerts`, BATCH, pids) }));
+  const floor = await withFloor(receiver, async (url, pids) => ({ single: await drive(`${url}/`, 1, pids, receiver), batched: await drive(`${url}/v1/alerts`, BATCH, pids, receiver) }));
   const hub = await withHub(receiver, 1, async (url, pids) => ({ single: await drive(`${url}/`, 1, pids, receiver), batched: await drive(`${url}/v1/alerts`, BATCH, pids, receiver) }));
   const hub2 = await withHub(receiver, 2, async (url, pids) => ({ single: await drive(`${url}/`, 1, pids, receiver), batched: await drive(`${url}/v1/alerts`, BATCH, pids, receiver) }));
-  rounds.push({ baseline, hub, hub2 });
-  console.error(`round ${r + 1}/${ROUNDS}: single ${baseline.single.acceptedPerSec} / ${hub.single.acceptedPerSec} / ${hub2.single.acceptedPerSec}, batched ${baseline.batched.acceptedPerSec} / ${hub.batched.acceptedPerSec} / ${hub2.batched.acceptedPerSec} alerts/s (baseline / hub / hub ×2)`);
+  rounds.push({ baseline, floor, hub, hub2 });
+  console.error(`round ${r + 1}/${ROUNDS}: single ${baseline.single.acceptedPerSec} / ${floor.single.acceptedPerSec} / ${hub.single.acceptedPerSec} / ${hub2.single.acceptedPerSec}, batched ${baseline.batched.acceptedPerSec} / ${floor.batched.acceptedPerSec} / ${hub.batched.acceptedPerSec} / ${hub2.batched.acceptedPerSec} alerts/s (baseline / floor / hub / hub ×2)`);
 }
 const latency = await withHub(receiver, 1, (url) => latencyAtRate(`${url}/`, receiver, 1000, LATENCY_SECONDS));
 await receiver.close();
@@ -189,7 +204,7 @@ const spread = (pick: (r: Round) => number | undefined, digits = 0) => {
   const f = (x: number) => x.toFixed(digits);
   return `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
 };
-type Which = 'hub' | 'hub2';
+type Which = 'floor' | 'hub' | 'hub2';
 type Mode = 'single' | 'batched';
 const row = (name: string, which: Which, mode: Mode) =>
   `  ${name}: accepted ${spread((r) => r[which][mode].acceptedPerSec)} alerts/s, delivered ${spread((r) => r[which][mode].deliveredPerSec)}/s; ratio to baseline ${spread((r) => r[which][mode].acceptedPerSec / r.baseline[mode].acceptedPerSec, 2)}; refused ${rounds.reduce((n, r) => n + r[which][mode].refused, 0)}; CPU ms per 1000 alerts: hub ${spread((r) => r[which][mode].serverCpuMsPer1k, 1)} + redis ${spread((r) => r[which][mode].redisCpuMsPer1k, 1)}`;
@@ -198,6 +213,7 @@ console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, node ${process.v
 for (const [mode, title] of [['single', `single POST / (${SINGLE_CONNECTIONS} keep-alive connections)`], ['batched', `batched POST /v1/alerts (${BATCH} alerts per request, ${BATCH_CONNECTIONS} connections)`]] as const) {
   console.log(`${title}:`);
   console.log(`  baseline Fastify (no queue): ${spread((r) => r.baseline[mode].acceptedPerSec)} alerts/s; CPU ms per 1000: ${spread((r) => r.baseline[mode].serverCpuMsPer1k, 1)}`);
+  console.log(row('floor (Fastify + one Redis list + one consumer; no BullMQ, validation, routing)', 'floor', mode));
   console.log(row('hub, processes 1', 'hub', mode));
   console.log(row('hub, processes 2', 'hub2', mode));
 }
