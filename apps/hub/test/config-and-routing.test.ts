@@ -3,31 +3,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { validateAlert } from '@peregrine/alert';
-import type { Alert } from '@peregrine/alert';
-import { HubConfigError, loadHubConfig, parseHubConfig } from '../src/index.ts';
+import { loadHubConfig, parseHubConfig } from '../src/index.ts';
 import { retryDelayMs, RetryableDeliveryError } from '../src/delivery/backoff.ts';
 import { compileMatcher } from '../src/routing/matcher.ts';
 import { bearerChecker } from '../src/http/bearer-auth.ts';
 import { deliveryFor } from '../src/config/schema.ts';
 import { HUB_DOC, withReference } from '../src/config/write-reference.ts';
-import { falcoAlert } from './support.ts';
-
-function issuesOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof HubConfigError, String(e));
-    return e.issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  assert.fail('expected HubConfigError');
-}
-
-function alert(overrides: Record<string, unknown> = {}): Alert {
-  const r = validateAlert(falcoAlert(overrides));
-  assert.ok(r.ok);
-  return r.alert;
-}
+import { alert, falcoAlert, issuesOf } from './support.ts';
 
 test('config errors name the key path and the reason, all at once', () => {
   const issues = issuesOf(() =>

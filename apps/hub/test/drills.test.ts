@@ -5,19 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { KeepAliveClient, freeLoopbackPort, postMany, startHttpReceiver, startTestRedis } from '@peregrine/testkit';
 import type { HttpReceiver, TestRedis } from '@peregrine/testkit';
-import { eventually, falcoAlert, startTestHub } from './support.ts';
+import { countDeliveriesByUuid, eventually, falcoAlert, startTestHub } from './support.ts';
 import { spawnHub } from './hub-process.ts';
 import type { HubProcess } from './hub-process.ts';
-
-/** Counts deliveries per uuid at a receiver that gets batches as JSON arrays. */
-function countingReceiver(receiver: HttpReceiver): Map<string, number> {
-  const seen = new Map<string, number>();
-  receiver.respond = (req) => {
-    for (const a of JSON.parse(req.body) as Array<{ uuid: string }>) seen.set(a.uuid, (seen.get(a.uuid) ?? 0) + 1);
-    return { status: 200 };
-  };
-  return seen;
-}
 
 function writeConfig(redisUrl: string, receiverUrl: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'hub-drill-'));
@@ -66,7 +56,7 @@ describe('drills (hub as a child process, real Redis)', () => {
   });
 
   test('SIGKILL mid-burst of 10,000 alerts: every alert that got a 202 is delivered', { timeout: 240_000 }, async (t) => {
-    const seen = countingReceiver(receiver);
+    const seen = countDeliveriesByUuid(receiver);
     const port = await freeLoopbackPort();
     let hub = await spawnHub(configPath, port);
     hubs.push(hub);
@@ -104,7 +94,7 @@ describe('drills (hub as a child process, real Redis)', () => {
 
   test('two hub processes on one Redis under load: nothing lost, no duplicates', { timeout: 240_000 }, async (t) => {
     receiver.requests.length = 0;
-    const seen = countingReceiver(receiver);
+    const seen = countDeliveriesByUuid(receiver);
     const [a, b] = await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
     const hubA = await spawnHub(configPath, a);
     hubs.push(hubA);

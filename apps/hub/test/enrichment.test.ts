@@ -1,31 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { validateAlert } from '@peregrine/alert';
-import type { Alert } from '@peregrine/alert';
 import { startHttpReceiver, startTestRedis } from '@peregrine/testkit';
 import type { HttpReceiver, TestRedis } from '@peregrine/testkit';
-import { HubConfigError, loadHubConfig, parseHubConfig, startHub } from '../src/index.ts';
+import { loadHubConfig, parseHubConfig, startHub } from '../src/index.ts';
 import type { RunningHub } from '../src/index.ts';
 import { compileEnricher } from '../src/ingest/enrich.ts';
-import { falcoAlert, startTestHub } from './support.ts';
+import { alert, falcoAlert, issuesOf, startTestHub } from './support.ts';
 import type { TestHub } from './support.ts';
-
-function issuesOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof HubConfigError, String(e));
-    return e.issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  assert.fail('expected HubConfigError');
-}
-
-function alert(overrides: Record<string, unknown> = {}): Alert {
-  const r = validateAlert(falcoAlert(overrides));
-  assert.ok(r.ok);
-  return r.alert;
-}
 
 describe('enrichment configuration', () => {
   test('CUSTOMFIELDS, TEMPLATEDFIELDS and SLACK_MESSAGEFORMAT map to enrich.* and the slack settings', () => {

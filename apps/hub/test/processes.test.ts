@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KeepAliveClient, freeLoopbackPort, postMany, startHttpReceiver } from '@peregrine/testkit';
-import type { HttpReceiver } from '@peregrine/testkit';
-import { eventually, falcoAlert } from './support.ts';
+import { countDeliveriesByUuid, eventually, falcoAlert } from './support.ts';
 import { spawnHub } from './hub-process.ts';
 
 const HUB_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -38,15 +37,6 @@ function alive(pid: number): boolean {
   }
 }
 
-function uuidCounter(receiver: HttpReceiver): Map<string, number> {
-  const seen = new Map<string, number>();
-  receiver.respond = (req) => {
-    for (const a of JSON.parse(req.body) as Array<{ uuid: string }>) seen.set(a.uuid, (seen.get(a.uuid) ?? 0) + 1);
-    return { status: 200 };
-  };
-  return seen;
-}
-
 function metric(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(name));
   return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -63,7 +53,7 @@ async function postAlerts(url: string, count: number, tag: string): Promise<void
 test('processes: 2 shares the port, the work and one embedded Redis; /metrics sums both; a dead process is replaced; SIGTERM drains all', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hub-processes-'));
   const receiver = await startHttpReceiver();
-  const seen = uuidCounter(receiver);
+  const seen = countDeliveriesByUuid(receiver);
   const config = join(dir, 'hub.yaml');
   writeFileSync(
     config,

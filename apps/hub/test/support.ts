@@ -1,5 +1,9 @@
+import assert from 'node:assert/strict';
 import pino from 'pino';
-import { parseHubConfig, startHub } from '../src/index.ts';
+import { validateAlert } from '@peregrine/alert';
+import type { Alert } from '@peregrine/alert';
+import type { HttpReceiver } from '@peregrine/testkit';
+import { HubConfigError, parseHubConfig, startHub } from '../src/index.ts';
 import type { RunningHub } from '../src/index.ts';
 
 /** A Falco alert exactly as Falco's http_output sends it (json_output: true). */
@@ -69,4 +73,32 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${what} not reached within ${timeoutMs} ms`);
+}
+
+/** A validated Alert object built from falcoAlert(overrides). */
+export function alert(overrides: Record<string, unknown> = {}): Alert {
+  const r = validateAlert(falcoAlert(overrides));
+  assert.ok(r.ok);
+  return r.alert;
+}
+
+/** Runs `fn`, which must throw a HubConfigError; returns its issues as "path: message". */
+export function issuesOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof HubConfigError, String(e));
+    return e.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  assert.fail('expected HubConfigError');
+}
+
+/** Counts deliveries per uuid at a receiver that gets batches as JSON arrays (answers 200). */
+export function countDeliveriesByUuid(receiver: HttpReceiver): Map<string, number> {
+  const seen = new Map<string, number>();
+  receiver.respond = (req) => {
+    for (const a of JSON.parse(req.body) as Array<{ uuid: string }>) seen.set(a.uuid, (seen.get(a.uuid) ?? 0) + 1);
+    return { status: 200 };
+  };
+  return seen;
 }
