@@ -5,3 +5,4 @@ export { startHttpReceiver } from './http-receiver.ts';
 export type { HttpReceiver, ReceivedRequest, Answer } from './http-receiver.ts';
 export { KeepAliveClient, postMany } from './load.ts';
 export type { PostResult } from './load.ts';
+export { makeTestCertificates } from './certificates.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -7,20 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import pino from 'pino';
-import { startHttpReceiver, startTestRedis } from '@peregrine/testkit';
+import { makeTestCertificates, startHttpReceiver, startTestRedis } from '@peregrine/testkit';
 import { parseHubConfig, startHub } from '../src/index.ts';
 import { falcoAlert } from './support.ts';
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
-function makeCertificates(dir: string): void {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=test-ca');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  for (const name of ['server', 'client']) {
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...(name === 'server' ? ['-extfile', 'server.ext'] : []));
-  }
-}
 
 function postTls(url: string, body: string, options: { ca: Buffer; cert?: Buffer; key?: Buffer }): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -35,7 +24,7 @@ function postTls(url: string, body: string, options: { ca: Buffer; cert?: Buffer
 
 test('mutual TLS: a client with a certificate from the CA is served, one without is refused', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hub-tls-'));
-  makeCertificates(dir);
+  makeTestCertificates(dir);
   const redis = await startTestRedis();
   const receiver = await startHttpReceiver();
   const config = parseHubConfig({
