@@ -15,13 +15,12 @@
  * openat path-prefix exclusion, PG_PAIRED_COMM=name a comm exclusion (neither matching the
  * flood), to measure the filtered paths.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { SYSCALL_BY_NAME, buildSyscallTable } from '../../native/ts/layout.ts';
 import { SYSC, requireBuilt } from '../../native/test/support.ts';
+import { median, progStats, withPinnedBpfStats } from './kernel-stats.ts';
 
 const SECONDS = Number(process.env.PG_PAIRED_SECONDS ?? 6);
 const FLOOD_PATH = '/nonexistent-pg-bench/x';
@@ -33,19 +32,6 @@ interface NativeProbe {
   close(): void;
 }
 type NativeCtor = new (opts: Record<string, unknown>) => NativeProbe;
-
-function progStats(id: number): [number, number] {
-  const j = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)]).toString()) as {
-    run_time_ns?: number;
-    run_cnt?: number;
-  };
-  return [j.run_time_ns ?? 0, j.run_cnt ?? 0];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** One flood with both addons attached in `paths` order; per-window ns per run of each. */
 async function once(paths: readonly string[]): Promise<number[][]> {
@@ -81,7 +67,7 @@ async function once(paths: readonly string[]): Promise<number[][]> {
       await new Promise((r) => setTimeout(r, 250));
       const cur = ids.map(progStats);
       // Only windows where both ran enough to mean something.
-      if (cur.every((c, i) => c[1] - prev[i][1] > 20_000)) cur.forEach((c, i) => windows[i].push((c[0] - prev[i][0]) / (c[1] - prev[i][1])));
+      if (cur.every((c, i) => c.runCnt - prev[i].runCnt > 20_000)) cur.forEach((c, i) => windows[i].push((c.runTimeNs - prev[i].runTimeNs) / (c.runCnt - prev[i].runCnt)));
       prev = cur;
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -102,13 +88,8 @@ async function main(): Promise<void> {
   const B = resolve(b);
   const rounds = Number(roundsArg ?? 3);
   requireBuilt();
-  if (cpus().length < 2) throw new Error('pins the flood and node to different CPUs: needs 2 cores');
-  execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
-  const statsPath = '/proc/sys/kernel/bpf_stats_enabled';
-  const statsBefore = readFileSync(statsPath, 'utf8').trim();
-  writeFileSync(statsPath, '1');
   const effects: number[] = [];
-  try {
+  await withPinnedBpfStats(async () => {
     for (let r = 0; r < rounds; r++) {
       const ab = await once([A, B]); // B second
       const ba = await once([B, A]); // A second
@@ -121,9 +102,7 @@ async function main(): Promise<void> {
           `B first: B ${median(ba[0]).toFixed(0)} A ${median(ba[1]).toFixed(0)} ns | B − A ${effect.toFixed(0)} ns`,
       );
     }
-  } finally {
-    writeFileSync(statsPath, statsBefore);
-  }
+  });
   console.log(
     `B − A, order-corrected, ns per run of sys_exit: median ${median(effects).toFixed(0)} ` +
       `(${Math.min(...effects).toFixed(0)} to ${Math.max(...effects).toFixed(0)}) over ${rounds} rounds`,

@@ -8,12 +8,12 @@
  *
  *   npm run bench -- probe            (root; builds nothing: run npm test or native/scripts/build.sh first)
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { forEachRecord } from '../../native/ts/decode.ts';
 import { Probe } from '../../native/ts/probe.ts';
 import { SYSC, requireBuilt } from '../../native/test/support.ts';
+import { median, progStats, withPinnedBpfStats } from './kernel-stats.ts';
 
 const SECONDS = Number(process.env.PG_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.PG_BENCH_ROUNDS ?? 3);
@@ -42,14 +42,6 @@ function flood(seconds: number): Promise<number> {
       resolve((JSON.parse(line) as { ret: number }).ret);
     });
   });
-}
-
-function progStats(id: number): { runTimeNs: number; runCnt: number } {
-  const info = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)]).toString()) as {
-    run_time_ns?: number;
-    run_cnt?: number;
-  };
-  return { runTimeNs: info.run_time_ns ?? 0, runCnt: info.run_cnt ?? 0 };
 }
 
 async function withProbe(name: string, decode: boolean): Promise<Phase> {
@@ -125,20 +117,10 @@ async function drainPhase(decode: boolean): Promise<{ events: number; perSec: nu
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 async function main(): Promise<void> {
   requireBuilt();
-  if (cpus().length < 2) throw new Error('the probe bench pins the flood and node to different CPUs: needs 2 cores');
-  execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
-  const statsPath = '/proc/sys/kernel/bpf_stats_enabled';
-  const statsBefore = readFileSync(statsPath, 'utf8').trim();
-  writeFileSync(statsPath, '1');
   const rounds: Array<{ off: Phase; count: Phase; decode: Phase; drain: { events: number; perSec: number }; drainDecode: { events: number; perSec: number } }> = [];
-  try {
+  await withPinnedBpfStats(async () => {
     // Interleaved rounds: a shared machine's load drifts, so each round has its own baseline.
     for (let i = 0; i < ROUNDS; i++) {
       const calls = await flood(SECONDS);
@@ -149,9 +131,7 @@ async function main(): Promise<void> {
       const drainDecode = await drainPhase(true);
       rounds.push({ off, count, decode, drain, drainDecode });
     }
-  } finally {
-    writeFileSync(statsPath, statsBefore);
-  }
+  });
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').replace(/,/g, ' ');
   const stat = (f: (r: (typeof rounds)[number]) => number): string => {
     const xs = rounds.map(f);
