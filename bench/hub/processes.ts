@@ -43,6 +43,24 @@ export function stop(child: ChildProcess): Promise<void> {
 export const HUB_MAIN = fileURLToPath(new URL('../../apps/hub/src/main.ts', import.meta.url));
 export const BASELINE_MAIN = fileURLToPath(new URL('./baseline-server.ts', import.meta.url));
 export const FLOOR_MAIN = fileURLToPath(new URL('./floor-server.ts', import.meta.url));
+export const BULLMQ_PER_ALERT_MAIN = fileURLToPath(new URL('./bullmq-per-alert.ts', import.meta.url));
+
+/** Runs a TypeScript entry to completion (at most 5 minutes) and returns its stdout; a non-zero exit throws with its output. */
+export function runToCompletion(entry: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-10_000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`${entry} ended with ${signal ?? `exit ${code}`}:\n${stdout}${stderr}`));
+    });
+  });
+}
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc (Linux). */
 export function cpuMs(pid: number | undefined): number {

@@ -8,7 +8,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { KeepAliveClient, freeLoopbackPort, startTestRedis } from '@peregrine/testkit';
-import { BASELINE_MAIN, FLOOR_MAIN, HUB_MAIN, cpuMs, startServer, stop, treeCpuMs } from './processes.ts';
+import { BASELINE_MAIN, BULLMQ_PER_ALERT_MAIN, FLOOR_MAIN, HUB_MAIN, cpuMs, runToCompletion, startServer, stop, treeCpuMs } from './processes.ts';
 import { CountingReceiver } from './receiver.ts';
 import { postScript, requireWrk, runWrk } from './wrk.ts';
 
@@ -173,7 +173,28 @@ requireWrk();
 const receiver = new CountingReceiver();
 await receiver.start();
 
+/** One BullMQ job per alert, no HTTP (bullmq-per-alert.ts), with its own Redis: the issue's calibration point. */
+interface Calibration {
+  readonly alertsPerSec: number;
+  readonly cpuMsPer1k: number;
+  readonly redisCpuMsPer1k: number;
+}
+
+async function calibrate(): Promise<Calibration> {
+  const redis = await startTestRedis();
+  try {
+    const alerts = 20_000;
+    const redis0 = cpuMs(redis.pid);
+    const out = await runToCompletion(BULLMQ_PER_ALERT_MAIN, [redis.url, String(alerts)]);
+    const result = JSON.parse(out.trim().split('\n').pop() ?? '') as { alertsPerSec: number; cpuMsPer1k: number };
+    return { alertsPerSec: result.alertsPerSec, cpuMsPer1k: result.cpuMsPer1k, redisCpuMsPer1k: Math.round(((cpuMs(redis.pid) - redis0) / alerts) * 1000 * 10) / 10 };
+  } finally {
+    await redis.stop();
+  }
+}
+
 interface Round {
+  readonly calibration: Calibration;
   readonly baseline: { single: Phase; batched: Phase };
   readonly floor: { single: Phase; batched: Phase };
   readonly hub: { single: Phase; batched: Phase };
@@ -184,12 +205,13 @@ interface Round {
 // neighbour on the shared machine hits all of them alike; medians are reported.
 const rounds: Round[] = [];
 for (let r = 0; r < ROUNDS; r++) {
+  const calibration = await calibrate();
   const baseline = await withBaseline(async (url, pids) => ({ single: await drive(`${url}/`, 1, pids), batched: await drive(`${url}/v1/alerts`, BATCH, pids) }));
   const floor = await withFloor(receiver, async (url, pids) => ({ single: await drive(`${url}/`, 1, pids, receiver), batched: await drive(`${url}/v1/alerts`, BATCH, pids, receiver) }));
   const hub = await withHub(receiver, 1, async (url, pids) => ({ single: await drive(`${url}/`, 1, pids, receiver), batched: await drive(`${url}/v1/alerts`, BATCH, pids, receiver) }));
   const hub2 = await withHub(receiver, 2, async (url, pids) => ({ single: await drive(`${url}/`, 1, pids, receiver), batched: await drive(`${url}/v1/alerts`, BATCH, pids, receiver) }));
-  rounds.push({ baseline, floor, hub, hub2 });
-  console.error(`round ${r + 1}/${ROUNDS}: single ${baseline.single.acceptedPerSec} / ${floor.single.acceptedPerSec} / ${hub.single.acceptedPerSec} / ${hub2.single.acceptedPerSec}, batched ${baseline.batched.acceptedPerSec} / ${floor.batched.acceptedPerSec} / ${hub.batched.acceptedPerSec} / ${hub2.batched.acceptedPerSec} alerts/s (baseline / floor / hub / hub ×2)`);
+  rounds.push({ calibration, baseline, floor, hub, hub2 });
+  console.error(`round ${r + 1}/${ROUNDS}: BullMQ job per alert ${calibration.alertsPerSec}/s; single ${baseline.single.acceptedPerSec} / ${floor.single.acceptedPerSec} / ${hub.single.acceptedPerSec} / ${hub2.single.acceptedPerSec}, batched ${baseline.batched.acceptedPerSec} / ${floor.batched.acceptedPerSec} / ${hub.batched.acceptedPerSec} / ${hub2.batched.acceptedPerSec} alerts/s (baseline / floor / hub / hub ×2)`);
 }
 const latency = await withHub(receiver, 1, (url) => latencyAtRate(`${url}/`, receiver, 1000, LATENCY_SECONDS));
 await receiver.close();
@@ -217,6 +239,7 @@ for (const [mode, title] of [['single', `single POST / (${SINGLE_CONNECTIONS} ke
   console.log(row('hub, processes 1', 'hub', mode));
   console.log(row('hub, processes 2', 'hub2', mode));
 }
+console.log(`calibration, one BullMQ job per alert (64 producers, no HTTP; the issue expects "near 15k alerts/s on this hardware"): ${spread((r) => r.calibration.alertsPerSec)} alerts/s; CPU ms per 1000: client ${spread((r) => r.calibration.cpuMsPer1k, 1)} + redis ${spread((r) => r.calibration.redisCpuMsPer1k, 1)}`);
 console.log(`load average at end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (the machine is shared; wall-clock rates move with it, CPU per alert much less)`);
 console.log(`latency ingest→delivery at 1000 alerts/s for ${LATENCY_SECONDS} s, processes 1 (n=${latency.n}): p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms`);
 console.log(JSON.stringify({ rounds, latency }));
