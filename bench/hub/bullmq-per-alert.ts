@@ -7,6 +7,7 @@
 // Usage: node --import tsx bench/hub/bullmq-per-alert.ts REDIS_URL [ALERTS]
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { falcoAlertWithUuid } from './alerts.ts';
 
 const [redisUrl, countArg] = [process.argv[2], process.argv[3]];
 const TOTAL = Number(countArg ?? 20_000);
@@ -31,18 +32,6 @@ worker.on('completed', () => {
 });
 await worker.waitUntilReady();
 
-const alert = (i: number) => ({
-  hostname: 'node-1',
-  output: `06:13:20.123456789: Warning Shell spawned in a container (user=root container=web-${i % 97} shell=bash)`,
-  output_fields: { 'container.name': `web-${i % 97}`, 'k8s.ns.name': 'shop', 'k8s.pod.name': `web-${i % 97}`, 'proc.name': 'bash', 'proc.pid': i, 'user.name': 'root' },
-  priority: 'Warning',
-  rule: 'Terminal shell in container',
-  source: 'syscall',
-  tags: ['container', 'shell'],
-  time: '2024-06-10T06:13:20.123456789Z',
-  uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-});
-
 const cpu0 = process.cpuUsage();
 const start = performance.now();
 let next = 0;
@@ -50,7 +39,7 @@ await Promise.all(
   Array.from({ length: PRODUCERS }, async () => {
     while (next < TOTAL) {
       const i = next++;
-      await queue.add('alert', alert(i), { removeOnComplete: true, removeOnFail: 1000 });
+      await queue.add('alert', falcoAlertWithUuid(i), { removeOnComplete: true, removeOnFail: 1000 });
     }
   }),
 );

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { KeepAliveClient, freeLoopbackPort, startTestRedis } from '@peregrine/testkit';
 import { BASELINE_MAIN, BULLMQ_PER_ALERT_MAIN, FLOOR_MAIN, HUB_MAIN, cpuMs, runToCompletion, startServer, stop, treeCpuMs } from './processes.ts';
+import { falcoAlert, falcoAlertWithUuid } from './alerts.ts';
 import { CountingReceiver } from './receiver.ts';
 import { postScript, requireWrk, runWrk } from './wrk.ts';
 
@@ -21,30 +22,12 @@ const SINGLE_CONNECTIONS = 64;
 const BATCH_CONNECTIONS = 16;
 
 let seq = 0;
-/** A Falco alert as Falco's http_output sends it (no uuid: the hub assigns one), ~600 bytes. */
-function falcoAlert(): Record<string, unknown> {
-  seq++;
-  return {
-    hostname: 'node-1',
-    output: `06:13:20.123456789: Warning Shell spawned in a container (user=root container=web-${seq % 97} shell=bash)`,
-    output_fields: { 'container.name': `web-${seq % 97}`, 'k8s.ns.name': 'shop', 'k8s.pod.name': `web-${seq % 97}`, 'proc.name': 'bash', 'proc.pid': seq, 'user.name': 'root' },
-    priority: 'Warning',
-    rule: 'Terminal shell in container',
-    source: 'syscall',
-    tags: ['container', 'shell'],
-    time: '2024-06-10T06:13:20.123456789Z',
-  };
-}
-
-/** The same alert with a uuid, for the latency phase (arrival is matched by uuid). */
-function alertWithUuid(): Record<string, unknown> {
-  const a = falcoAlert();
-  return { uuid: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`, ...a };
-}
+/** The next bench alert (no uuid: the hub assigns one). */
+const nextAlert = () => falcoAlert(++seq);
 
 const scripts = mkdtempSync(join(tmpdir(), 'bench-hub-wrk-'));
-const SINGLE_SCRIPT = postScript(scripts, 'single', Array.from({ length: 64 }, () => JSON.stringify(falcoAlert())));
-const BATCH_SCRIPT = postScript(scripts, 'batch', Array.from({ length: 16 }, () => JSON.stringify(Array.from({ length: BATCH }, falcoAlert))));
+const SINGLE_SCRIPT = postScript(scripts, 'single', Array.from({ length: 64 }, () => JSON.stringify(nextAlert())));
+const BATCH_SCRIPT = postScript(scripts, 'batch', Array.from({ length: 16 }, () => JSON.stringify(Array.from({ length: BATCH }, nextAlert))));
 
 interface Phase {
   acceptedPerSec: number;
@@ -100,7 +83,7 @@ async function latencyAtRate(url: string, receiver: CountingReceiver, ratePerSec
   for (let sent = 0; sent < total; ) {
     const due = Math.min(total, Math.floor(((performance.now() - start) / tickMs + 1) * perTick));
     for (; sent < due; sent++) {
-      const a = alertWithUuid();
+      const a = falcoAlertWithUuid(++seq);
       sentAt.set(a.uuid as string, performance.now());
       pending.push(client.post(url, JSON.stringify(a)));
     }
