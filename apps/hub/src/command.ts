@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadHubConfig } from './config/load.ts';
+import { unreadSidekickVariables } from './config/sidekick-env.ts';
 import { HubConfigError, RedisUnavailableError } from './errors.ts';
 import { startHub } from './hub.ts';
 import { HUB_REDIS_URL_ENV } from './cluster/messages.ts';
@@ -83,10 +84,15 @@ export async function runHubCommand(args: string[]): Promise<number> {
     }
     throw e;
   }
+  const unread = unreadSidekickVariables(process.env);
+  const unreadMessage = `Falcosidekick settings with no Peregrine equivalent were ignored: ${unread.join(', ')} (docs/hub.md, "Switching from Falcosidekick")`;
   if (values.check) {
     console.log(`configuration OK: ${Object.keys(config.destinations).length} destination(s): ${Object.keys(config.destinations).join(', ') || '(none)'}`);
+    if (unread.length > 0) console.log(`warning: ${unreadMessage}`);
     return 0;
   }
+  // Said once, by the primary or the only process.
+  if (unread.length > 0 && !cluster.isWorker) logger.warn({ variables: unread }, unreadMessage);
   const wanted = processesOverride ?? config.processes;
   const processes = wanted === 'auto' ? availableParallelism() : wanted;
   if (processes > 1 && cluster.isPrimary) {

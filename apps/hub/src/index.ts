@@ -4,7 +4,7 @@ export type { RunningHub, StartHubOptions } from './hub.ts';
 export { loadHubConfig, parseHubConfig } from './config/load.ts';
 export { hubConfigSchema } from './config/schema.ts';
 export type { HubConfig, HubConfigInput, DestinationConfig, MatchConfig, DeliveryConfig, ThrottleConfig, EnrichConfig } from './config/schema.ts';
-export { SIDEKICK_ENV_VARS } from './config/sidekick-env.ts';
+export { SIDEKICK_ENV_VARS, unreadSidekickVariables } from './config/sidekick-env.ts';
 export { HubConfigError, RedisUnavailableError, HUB_ERROR_CODES } from './errors.ts';
 export type { HubErrorCode, ConfigIssue } from './errors.ts';
 export type { DeadLetterEntry } from './delivery/dead-letter.ts';

@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadHubConfig, parseHubConfig } from '../src/index.ts';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadHubConfig, parseHubConfig, unreadSidekickVariables } from '../src/index.ts';
 import { retryDelayMs, RetryableDeliveryError } from '../src/delivery/backoff.ts';
 import { compileMatcher } from '../src/routing/matcher.ts';
 import { bearerChecker } from '../src/http/bearer-auth.ts';
@@ -98,6 +100,60 @@ test('Falcosidekick outbound TLS env vars: TLSCLIENT_CACERTFILE, <OUT>_MUTUALTLS
   assert.deepEqual(config.destinations.slack.settings.tls, { caFile: join(dir, 'extra-ca.crt') });
   const missing = issuesOf(() => loadHubConfig(undefined, { WEBHOOK_ADDRESS: 'https://example.com/hook', WEBHOOK_MUTUALTLS: 'true', MUTUALTLSFILESPATH: join(dir, 'nope') }));
   assert.ok(missing.some((i) => /^destinations\.webhook\.settings\.tls\.certFile: cannot read .*nope\/client\.crt: ENOENT/.test(i)), missing.join('\n'));
+});
+
+test('Falcosidekick TLSSERVER_* env vars serve HTTPS; missing files are named with the variable', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hub-sidekick-tlsserver-'));
+  for (const f of ['server.crt', 'server.key', 'ca.crt']) writeFileSync(join(dir, f), 'PEM\n');
+  const env = { WEBHOOK_ADDRESS: 'http://example.com/hook', TLSSERVER_DEPLOY: 'true', TLSSERVER_CERTFILE: join(dir, 'server.crt'), TLSSERVER_KEYFILE: join(dir, 'server.key') };
+  assert.deepEqual(loadHubConfig(undefined, env).tls, { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), requireClientCert: false });
+  const mutual = loadHubConfig(undefined, { ...env, TLSSERVER_MUTUALTLS: 'true', TLSSERVER_CACERTFILE: join(dir, 'ca.crt') });
+  assert.deepEqual(mutual.tls, { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), caFile: join(dir, 'ca.crt'), requireClientCert: true });
+  assert.equal(loadHubConfig(undefined, { ...env, TLSSERVER_DEPLOY: 'false' }).tls, undefined);
+  // Falcosidekick's default paths, absent here.
+  const defaults = issuesOf(() => loadHubConfig(undefined, { WEBHOOK_ADDRESS: 'http://example.com/hook', TLSSERVER_DEPLOY: 'true', TLSSERVER_MUTUALTLS: 'true' }));
+  assert.ok(defaults.includes('tls.certFile: cannot read /etc/certs/server/server.crt: ENOENT (from TLSSERVER_DEPLOY)'), defaults.join('\n'));
+  assert.ok(defaults.includes('tls.caFile: cannot read /etc/certs/server/ca.crt: ENOENT (from TLSSERVER_DEPLOY)'), defaults.join('\n'));
+  // The file's own tls section wins over the variables.
+  const fileWins = parseHubConfig({ tls: { certFile: join(dir, 'ca.crt'), keyFile: join(dir, 'server.key') } }, env);
+  assert.equal(fileWins.tls?.certFile, join(dir, 'ca.crt'));
+  const fileError = issuesOf(() => parseHubConfig({ tls: { certFile: join(dir, 'nope.crt'), keyFile: join(dir, 'server.key') } }, env));
+  assert.deepEqual(fileError, [`tls.certFile: cannot read ${join(dir, 'nope.crt')}: ENOENT`], 'not blamed on TLSSERVER_CERTFILE');
+  const noCa = issuesOf(() => parseHubConfig({ tls: { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), requireClientCert: true } }));
+  assert.deepEqual(noCa, ['tls.caFile: is required with tls.requireClientCert (the CA that signs client certificates)']);
+});
+
+test('Falcosidekick <OUT>_MAXCONCURRENTREQUESTS sets the destination\'s delivery concurrency (0: unlimited)', () => {
+  const config = loadHubConfig(undefined, { WEBHOOK_ADDRESS: 'http://example.com/hook', WEBHOOK_MAXCONCURRENTREQUESTS: '3', SLACK_WEBHOOKURL: 'https://hooks.slack.com/services/T/B/X', SLACK_MAXCONCURRENTREQUESTS: '0', PAGERDUTY_ROUTINGKEY: 'abc' });
+  assert.equal(deliveryFor(config, config.destinations.webhook).concurrency, 3);
+  assert.equal(deliveryFor(config, config.destinations.slack).concurrency, 64);
+  assert.equal(deliveryFor(config, config.destinations.pagerduty).concurrency, config.delivery.concurrency, 'unset: the hub default');
+  const bad = issuesOf(() => loadHubConfig(undefined, { WEBHOOK_ADDRESS: 'http://example.com/hook', WEBHOOK_MAXCONCURRENTREQUESTS: 'many' }));
+  assert.ok(bad.some((i) => /^destinations\.webhook\.delivery\.concurrency: .*\(from WEBHOOK_MAXCONCURRENTREQUESTS\)$/.test(i)), bad.join('\n'));
+});
+
+test('Falcosidekick variables that are set but not read are listed; cloud SDK and unrelated variables are not', () => {
+  const env = {
+    OUTPUTFIELDFORMAT: '<timestamp> <output>',
+    KAFKA_HOSTPORT: 'broker:9092',
+    KAFKA_TOPIC: 'falco',
+    AWS_LAMBDA_FUNCTIONNAME: 'kill-pod',
+    SLACK_WEBHOOKURL: 'https://hooks.slack.com/services/T/B/X',
+    SLACK_MAXCONCURRENTREQUESTS: '2',
+    SLACK_MESSAGEFORMAT: '{{ .Rule }}',
+    WEBHOOK_SOMETHINGNEW: 'x',
+    DEBUG: 'peregrine:*',
+    AWS_REGION: 'eu-west-1',
+    REDIS_URL: 'redis://x',
+    PATH: '/usr/bin',
+  };
+  assert.deepEqual(unreadSidekickVariables(env), ['AWS_LAMBDA_FUNCTIONNAME', 'KAFKA_HOSTPORT', 'KAFKA_TOPIC', 'OUTPUTFIELDFORMAT', 'WEBHOOK_SOMETHINGNEW']);
+  // `peregrine hub --check` says so (the hub logs the same warning at start-up).
+  const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+  const run = spawnSync(process.execPath, ['--import', 'tsx', main, '--check'], { env: { ...env, PATH: process.env.PATH }, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^configuration OK: 1 destination\(s\): slack$/m);
+  assert.match(run.stdout, /^warning: Falcosidekick settings with no Peregrine equivalent were ignored: AWS_LAMBDA_FUNCTIONNAME, KAFKA_HOSTPORT, KAFKA_TOPIC, OUTPUTFIELDFORMAT, WEBHOOK_SOMETHINGNEW /m);
 });
 
 test('matcher: priority, rule globs, tags any/all, sources, field conditions', () => {

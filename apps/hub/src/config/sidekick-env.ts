@@ -8,7 +8,9 @@
  * Falcosidekick, `info` means Informational (sidekick treats it as "all").
  * CUSTOMFIELDS, TEMPLATEDFIELDS, CUSTOMTAGS and BRACKETREPLACER become
  * `enrich.customFields`, `enrich.templatedFields`, `enrich.customTags` and
- * `enrich.bracketReplacer`.
+ * `enrich.bracketReplacer`. `TLSSERVER_*` become `tls`, `<OUT>_MAXCONCURRENTREQUESTS`
+ * the destination's delivery concurrency. Variables with no equivalent are
+ * listed by `unreadSidekickVariables` for a start-up warning.
  */
 import type { ConfigIssue } from '../errors.ts';
 
@@ -63,11 +65,46 @@ export const SIDEKICK_ENV_VARS: readonly string[] = [
   'MUTUALTLSCLIENT_CERTFILE',
   'MUTUALTLSCLIENT_KEYFILE',
   'MUTUALTLSCLIENT_CACERTFILE',
+  'TLSSERVER_DEPLOY',
+  'TLSSERVER_CERTFILE',
+  'TLSSERVER_KEYFILE',
+  'TLSSERVER_MUTUALTLS',
+  'TLSSERVER_CACERTFILE',
   ...OUTPUTS.flatMap((o) => {
     const prefix = o.name.toUpperCase();
-    return [...Object.keys(o.settings), `${prefix}_MINIMUMPRIORITY`, `${prefix}_CHECKCERT`, `${prefix}_MUTUALTLS`];
+    return [...Object.keys(o.settings), `${prefix}_MINIMUMPRIORITY`, `${prefix}_CHECKCERT`, `${prefix}_MUTUALTLS`, `${prefix}_MAXCONCURRENTREQUESTS`];
   }),
 ];
+
+/**
+ * Falcosidekick's global variables that have no Peregrine equivalent. Not
+ * DEBUG: too many other programs read it (the npm `debug` package among them).
+ */
+const UNREAD_GLOBALS: readonly string[] = ['OUTPUTFIELDFORMAT', 'PROMETHEUS_EXTRALABELS', 'OTLP_METRICS_EXTRAATTRIBUTES', 'TLSSERVER_NOTLSPORT', 'TLSSERVER_NOTLSPATHS'];
+
+/**
+ * Variable prefixes of Falcosidekick's outputs. Generic cloud prefixes are
+ * narrowed to the output (AWS_LAMBDA_, not AWS_) so the cloud SDKs' own
+ * variables (AWS_REGION, AZURE_CLIENT_ID…) are not taken for sidekick settings;
+ * sidekick's Redis output (REDIS_*) is left out for the same reason.
+ */
+const OUTPUT_PREFIXES: readonly string[] = [
+  ...OUTPUTS.map((o) => `${o.name.toUpperCase()}_`),
+  ...['ROCKETCHAT', 'MATTERMOST', 'TEAMS', 'WEBEX', 'DISCORD', 'GOOGLECHAT', 'CLIQ', 'TELEGRAM', 'DATADOG', 'DATADOGLOGS', 'INFLUXDB', 'STATSD', 'DOGSTATSD', 'WAVEFRONT', 'SPYDERBAT', 'TIMESCALEDB', 'DYNATRACE', 'ALERTMANAGER', 'OPSGENIE', 'GRAFANAONCALL', 'ELASTICSEARCH', 'LOKI', 'GRAFANA', 'SYSLOG', 'ZINCSEARCH', 'OPENOBSERVE', 'SUMOLOGIC', 'QUICKWIT', 'LOGSTASH', 'SPLUNK', 'AWS_LAMBDA', 'AWS_SQS', 'AWS_SNS', 'AWS_CLOUDWATCHLOGS', 'AWS_S3', 'AWS_KINESIS', 'AWS_SECURITYLAKE', 'GCP_PUBSUB', 'GCP_STORAGE', 'GCP_CLOUDFUNCTIONS', 'GCP_CLOUDRUN', 'GCP_CHRONICLE', 'YANDEX', 'FISSION', 'CLOUDEVENTS', 'KUBELESS', 'OPENFAAS', 'TEKTON', 'NATS', 'STAN', 'KAFKA', 'KAFKAREST', 'RABBITMQ', 'AZURE_EVENTHUB', 'MQTT', 'GOTIFY', 'SMTP', 'NODERED', 'WEBUI', 'N8N', 'OTLP', 'POLICYREPORT', 'TALON'].map((name) => `${name}_`),
+];
+
+/**
+ * Falcosidekick variables that are set (non-empty) but not read here: global
+ * settings without an equivalent and outputs Peregrine has no sink for. The hub
+ * names them at start-up, so a sidekick user who switched images sees what did
+ * not carry over instead of losing it silently.
+ */
+export function unreadSidekickVariables(env: NodeJS.ProcessEnv): string[] {
+  const read = new Set(SIDEKICK_ENV_VARS);
+  return Object.keys(env)
+    .filter((name) => nonEmpty(env[name]) && !read.has(name) && (UNREAD_GLOBALS.includes(name) || OUTPUT_PREFIXES.some((prefix) => name.startsWith(prefix))))
+    .sort();
+}
 
 /**
  * Adds the sidekick outputs to the raw config. `origins` receives, for each
@@ -91,6 +128,9 @@ export function applySidekickEnv(
     origins.set('listen.port', 'LISTENPORT');
   }
   if (Object.keys(listen).length > 0) out.listen = listen;
+  // A tls section in the file wins (and its errors are not blamed on a variable).
+  const serverTls = raw.tls === undefined ? serverTlsFromEnv(env, origins) : undefined;
+  if (serverTls !== undefined) out.tls = serverTls;
 
   const enrich = { ...(asRecord(raw.enrich) ?? {}) };
   const custom = envPairs(env, 'CUSTOMFIELDS', 'enrich.customFields', asRecord(enrich.customFields), origins, issues, true, enrich.customFields !== undefined);
@@ -126,10 +166,48 @@ export function applySidekickEnv(
       match.minimumPriority = minimum;
       origins.set(`destinations.${output.name}.match.minimumPriority`, minimumVariable);
     }
-    destinations[output.name] = { type: output.name, settings, match };
+    const destination: Record<string, unknown> = { type: output.name, settings, match };
+    const concurrencyVariable = `${output.name.toUpperCase()}_MAXCONCURRENTREQUESTS`;
+    const concurrency = env[concurrencyVariable];
+    if (nonEmpty(concurrency)) {
+      // Falcosidekick: requests in flight to the output, 0 = unlimited. Here a
+      // destination's deliveries in flight per hub process; "unlimited" becomes
+      // UNLIMITED_CONCURRENCY. A value that is not a number is left for the schema to refuse.
+      const n = Number(concurrency);
+      destination.delivery = { concurrency: n === 0 ? UNLIMITED_CONCURRENCY : Number.isFinite(n) ? n : concurrency };
+      origins.set(`destinations.${output.name}.delivery.concurrency`, concurrencyVariable);
+    }
+    destinations[output.name] = destination;
   }
   if (Object.keys(destinations).length > 0) out.destinations = destinations;
   return out;
+}
+
+/** What `<OUT>_MAXCONCURRENTREQUESTS=0` (unlimited in Falcosidekick) becomes. */
+const UNLIMITED_CONCURRENCY = 64;
+
+/**
+ * Falcosidekick's HTTPS server: `TLSSERVER_DEPLOY=true` serves TLS with
+ * `TLSSERVER_CERTFILE`/`TLSSERVER_KEYFILE` (default /etc/certs/server/server.crt
+ * and .key); `TLSSERVER_MUTUALTLS=true` also requires client certificates
+ * signed by `TLSSERVER_CACERTFILE` (default /etc/certs/server/ca.crt). A `tls`
+ * section in the file wins. The schema and start-up check the files.
+ */
+function serverTlsFromEnv(env: NodeJS.ProcessEnv, origins: Map<string, string>): Record<string, unknown> | undefined {
+  if (env.TLSSERVER_DEPLOY?.trim().toLowerCase() !== 'true') return undefined;
+  const tls: Record<string, unknown> = {};
+  const set = (key: string, variable: string, fallback: string) => {
+    tls[key] = nonEmpty(env[variable]) ? env[variable] : fallback;
+    origins.set(`tls.${key}`, nonEmpty(env[variable]) ? variable : 'TLSSERVER_DEPLOY');
+  };
+  set('certFile', 'TLSSERVER_CERTFILE', '/etc/certs/server/server.crt');
+  set('keyFile', 'TLSSERVER_KEYFILE', '/etc/certs/server/server.key');
+  if (env.TLSSERVER_MUTUALTLS?.trim().toLowerCase() === 'true') {
+    set('caFile', 'TLSSERVER_CACERTFILE', '/etc/certs/server/ca.crt');
+    tls.requireClientCert = true;
+    origins.set('tls.requireClientCert', 'TLSSERVER_MUTUALTLS');
+  }
+  return tls;
 }
 
 /**
