@@ -54,15 +54,19 @@ describe('enrichment configuration', () => {
     assert.ok(fromFile.some((i) => i.startsWith("enrich.templatedFields.typo: template error at line 1, column 4: unknown field 'rulez'")), fromFile.join('\n'));
     assert.ok(fromFile.some((i) => i.startsWith('enrich.customFields: ') || i.startsWith('enrich.customFields.')), fromFile.join('\n'));
 
-    const fromEnv = issuesOf(() => loadHubConfig(undefined, { TEMPLATEDFIELDS: 'team:{{ if .x }}y{{ end }}' }));
+    const fromEnv = issuesOf(() => loadHubConfig(undefined, { TEMPLATEDFIELDS: 'team:{{ if eq .x "a" }}y{{ end }}' }));
     assert.ok(fromEnv.some((i) => /^enrich\.templatedFields\.team: Falcosidekick template action .* is not supported.*\(from TEMPLATEDFIELDS\)$/.test(i)), fromEnv.join('\n'));
 
     const badEnv = issuesOf(() => loadHubConfig(undefined, { CUSTOMFIELDS: 'ok:1,broken,x:%NOPE' }));
     assert.ok(badEnv.includes('enrich.customFields: "broken" is not a key:value pair (from CUSTOMFIELDS, which takes "key:value,key2:value2")'), badEnv.join('\n'));
     assert.ok(badEnv.includes('enrich.customFields.x: environment variable NOPE is not set (referenced as "%NOPE" in CUSTOMFIELDS)'), badEnv.join('\n'));
 
-    const badSlack = issuesOf(() => loadHubConfig(undefined, { SLACK_WEBHOOKURL: 'https://hooks.slack.com/x', SLACK_MESSAGEFORMAT: '{{ range .Tags }}x{{ end }}' }));
+    const badSlack = issuesOf(() => loadHubConfig(undefined, { SLACK_WEBHOOKURL: 'https://hooks.slack.com/x', SLACK_MESSAGEFORMAT: '{{ range $t := .Tags }}x{{ end }}' }));
     assert.ok(badSlack.some((i) => /^destinations\.slack\.settings\.messageFormat: .*not supported.*\(from SLACK_MESSAGEFORMAT\)$/.test(i)), badSlack.join('\n'));
+
+    // Plain if/else over one field is converted (docs/sinks.md), over output_fields for TEMPLATEDFIELDS.
+    const converted = loadHubConfig(undefined, { TEMPLATEDFIELDS: 'where:{{ if .x }}x{{ else }}none{{ end }}' });
+    assert.equal(converted.enrich.templatedFields?.where, '{{#output_fields["x"]}}x{{/output_fields["x"]}}{{^output_fields["x"]}}none{{/output_fields["x"]}}');
   });
 
   test('custom tags are added once, after the rule\'s own; bracketReplacer renames field arguments last; CUSTOMTAGS and BRACKETREPLACER map', () => {

@@ -113,7 +113,9 @@ describe('slack sink (through @slack/webhook, against a local receiver)', () => 
   it('accepts a Falcosidekick Go messageformat unchanged', async () => {
     await slack({ messageFormat: 'Alert {{ .Rule }} on {{ .Hostname }} pod {{ index .OutputFields "k8s.pod.name" }}' }).deliver([falcoAlert], ctx());
     assert.equal(messages()[0].text, 'Alert Read sensitive file untrusted on ip-10-0-12-34 pod web-7d4b9c6f5-x2k8q');
-    assert.throws(() => slack({ messageFormat: '{{ range .Tags }}x{{ end }}' }), /messageFormat: Falcosidekick template action "\{\{ range \.Tags \}\}" is not supported/);
+    assert.throws(() => slack({ messageFormat: '{{ range $i, $t := .Tags }}x{{ end }}' }), /messageFormat: Falcosidekick template action "\{\{ range \$i, \$t := \.Tags \}\}" is not supported/);
+    await slack({ messageFormat: '{{ .Rule }}{{ if index .OutputFields "k8s.pod.name" }} in pod {{ index .OutputFields "k8s.pod.name" }}{{ else }} on the host{{ end }} [{{ range .Tags }}{{ . }} {{ end }}]' }).deliver([falcoAlert], ctx());
+    assert.equal(messages()[1].text, `Read sensitive file untrusted in pod web-7d4b9c6f5-x2k8q [${falcoAlert.tags.map((t) => `${t} `).join('')}]`);
   });
 
   it('maps 429 + Retry-After to retryable, 404 no_service to permanent with the body, 500 to retryable', async () => {

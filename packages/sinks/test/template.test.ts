@@ -122,6 +122,32 @@ describe('Falcosidekick Go templates (slack.messageformat)', () => {
     assert.throws(() => convertSidekickTemplate('{{ .Rulez }}'), /field "\.Rulez" does not exist; fields are \.Output, \.Priority/);
   });
 
+  it('converts if / if not / else / end and range over one field into sections', async () => {
+    const { convertSidekickTemplate } = await import('../src/index.ts');
+    const go = '{{ if index .OutputFields "k8s.pod.name" }}pod {{ index .OutputFields "k8s.pod.name" }}{{- else -}} host{{ end }}';
+    assert.equal(convertSidekickTemplate(go), '{{#output_fields["k8s.pod.name"]}}pod {{ output_fields["k8s.pod.name"] }}{{/output_fields["k8s.pod.name"]}}{{^output_fields["k8s.pod.name"]}}host{{/output_fields["k8s.pod.name"]}}');
+    assert.equal(render(convertSidekickTemplate(go)), 'pod web-7d4b9c6f5-x2k8q');
+    assert.equal(render(convertSidekickTemplate('{{ if index .OutputFields "nope" }}pod{{ else }}host{{ end }}')), 'host');
+    assert.equal(render(convertSidekickTemplate('{{ if not .Hostname }}no host{{ else }}{{ .Hostname }}{{ end }}')), 'ip-10-0-12-34');
+    assert.equal(render(convertSidekickTemplate('{{ if not .Tags }}untagged{{ end }}{{ if .Rule }}!{{ end }}')), '!');
+    assert.equal(render(convertSidekickTemplate('{{ range .Tags }}<{{ . }}>{{ end }}')), (falcoAlert.tags ?? []).map((t) => `<${t}>`).join(''));
+    // Nested blocks close in order.
+    assert.equal(render(convertSidekickTemplate('{{ if .Rule }}{{ range .Tags }}{{ . }},{{ end }}{{ end }}')), (falcoAlert.tags ?? []).map((t) => `${t},`).join(''));
+  });
+
+  it('refuses the control flow it does not convert, saying why', async () => {
+    const { convertSidekickTemplate } = await import('../src/index.ts');
+    assert.throws(() => convertSidekickTemplate('{{ if .Tags }}tagged{{ end }}'), /renders when \.Tags is not empty is not converted.*\{\{#tags\}\}/);
+    assert.throws(() => convertSidekickTemplate('{{ if not .Tags }}none{{ else }}some{{ end }}'), /renders when \.Tags is not empty/);
+    assert.throws(() => convertSidekickTemplate('{{ if .Rule }}a{{ else if .Output }}b{{ end }}'), /only a plain \{\{ else \}\} inside \{\{ if … \}\}/);
+    assert.throws(() => convertSidekickTemplate('{{ if .Rule }}never closed'), /"\{\{ if \.Rule \}\}" has no matching \{\{ end \}\}/);
+    assert.throws(() => convertSidekickTemplate('{{ .Rule }}{{ end }}'), /"\{\{ end \}\}" closes nothing/);
+    assert.throws(() => convertSidekickTemplate('{{ range .Tags }}{{ .Rule }}{{ end }}'), /inside \{\{ range \}\}; only \{\{ \. \}\}/);
+    assert.throws(() => convertSidekickTemplate('{{ if "x" }}a{{ end }}'), /over one field only/);
+    assert.throws(() => convertSidekickTemplate('{{ with .Rule }}{{ . }}{{ end }}'), /action "\{\{ with \.Rule \}\}" is not supported/);
+    assert.throws(() => convertSidekickTemplate('{{ range .OutputFields }}{{ . }}{{ end }}'), /ranging over \.OutputFields is not supported/);
+  });
+
   it('converts `or` with parentheses into a default chain (first non-empty argument)', async () => {
     const { convertSidekickTemplate, isSidekickTemplate } = await import('../src/index.ts');
     const go = '{{ or (index .OutputFields "nope") (index .OutputFields "container.name") "x" }}';

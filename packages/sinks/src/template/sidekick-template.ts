@@ -6,12 +6,17 @@
  * - `templatedfields` runs over `output_fields` itself:
  *   `{{ index . "k8s.ns.labels.team" }}`, `{{ .evt_type }}`.
  *
- * This rewrites the plain-value subset of both into Peregrine's syntax so an
+ * This rewrites the common subset of both into Peregrine's syntax so an
  * existing SLACK_MESSAGEFORMAT or TEMPLATEDFIELDS keeps working: fields,
  * `index`, string literals, parentheses and `or` (first non-empty argument,
- * which is what people use for defaults: `{{ or (index . "x") "none" }}`).
- * Other control flow (`if`, `range`, pipes, other functions) is refused with a
- * message saying what to write instead.
+ * which is what people use for defaults: `{{ or (index . "x") "none" }}`);
+ * `{{ if X }}…{{ else }}…{{ end }}` and `{{ if not X }}` over one field become
+ * sections (`{{#x}}…{{/x}}{{^x}}…{{/x}}`), `{{ range X }}…{{ . }}…{{ end }}`
+ * a list section. Go's truth rule (false, 0, nil, empty string, list or map is
+ * false) matches the sections' for every value an alert carries: Falcosidekick
+ * decodes output_fields numbers as json.Number, a string, so "0" is true in
+ * both. Comparisons (`eq`…), `else if`, `with`, variables (`$x := …`), pipes
+ * and other functions are refused with a message saying what to write instead.
  */
 
 /** What `.` is in the Go template: Falcosidekick's payload, or the output_fields map. */
@@ -41,12 +46,13 @@ const PROPERTIES: Readonly<Record<string, string>> = {
 // cannot misread a Peregrine template.
 // Also catches `{{ range .Tags }}`, `{{ if eq .Priority "x" }}`, `{{ or (index .OutputFields …`
 // so they get the "not supported" (or converted) rather than "unknown field 'range'".
-const GO_PAYLOAD = /\{\{-?\s*(?:[a-z]+\s+|\(\s*)*\.[A-Z]/;
+// Go's keywords and `$variables` cannot open a Peregrine tag either (`{{ range $i, $t := .Tags }}`).
+const GO_PAYLOAD = /\{\{-?\s*(?:(?:[a-z]+\s+|\(\s*)*\.[A-Z]|(?:if|range|with|else|end|define|template|block)\b|\$)/;
 // Over output_fields the keys are lower case (`.evt_type`), so the payload test
 // does not work; a Go function or keyword, a parenthesis or `.name` opening a
 // tag does. None of those can open a Peregrine tag: its fields are plain
 // names (rule, output_fields, …) and `.` only appears alone.
-const GO_OUTPUT_FIELDS = /\{\{-?\s*(?:(?:index|or|and|not|if|with|range|print|printf|println|len|eq|ne|lt|le|gt|ge|call|html|js|urlquery|slice|template|define|block)\b|\(|\.[A-Za-z_])/;
+const GO_OUTPUT_FIELDS = /\{\{-?\s*(?:(?:index|or|and|not|if|with|range|print|printf|println|len|eq|ne|lt|le|gt|ge|call|html|js|urlquery|slice|template|define|block)\b|\(|\.[A-Za-z_]|\$)/;
 
 /** True when the text uses Falcosidekick's Go-template syntax (over the payload by default). */
 export function isSidekickTemplate(source: string, options: SidekickTemplateOptions = {}): boolean {
@@ -58,10 +64,83 @@ export function convertSidekickTemplate(source: string, options: SidekickTemplat
   const root = options.root ?? 'payload';
   // Go's trim markers: `{{- ` eats the whitespace before, ` -}}` the whitespace after.
   const trimmed = source.replace(/\s*\{\{-\s/g, '{{ ').replace(/\s-\}\}\s*/g, ' }}');
-  return trimmed.replace(/\{\{(-?)([\s\S]*?)(-?)\}\}/g, (whole: string, _l: string, body: string) => {
-    const operands = convertAction(body, root, whole);
+  // replace() visits the actions in order, so the open if/range blocks are a stack.
+  const blocks: Block[] = [];
+  const converted = trimmed.replace(/\{\{(-?)([\s\S]*?)(-?)\}\}/g, (whole: string, _l: string, body: string) => {
+    const block = convertBlockAction(body, root, whole, blocks);
+    if (block !== undefined) return block;
+    const operands = convertAction(body, root, whole, blocks.some((b) => b.kind === 'range'));
     return `{{ ${operands.map((o, i) => (i === 0 ? o : `default ${o}`)).join(' | ')} }}`;
   });
+  const unclosed = blocks.at(-1);
+  if (unclosed !== undefined) throw new Error(`Falcosidekick template action "${unclosed.action}" has no matching {{ end }}`);
+  return converted;
+}
+
+/** An open `{{ if }}` or `{{ range }}`: the section it became. */
+interface Block {
+  readonly kind: 'if' | 'range';
+  readonly operand: string;
+  /** The branch being written renders when the operand is empty (`if not x`, or the `else` of `if x`). */
+  inverted: boolean;
+  hasElse: boolean;
+  readonly action: string;
+}
+
+/**
+ * `if`, `else`, `end` and `range` actions → section tags; undefined for any
+ * other action. A non-inverted section over a list repeats per item, so an
+ * `if` branch that renders when `.Tags` is non-empty is refused (Go renders it
+ * once): write `{{#tags}}…{{/tags}}` for a per-tag body instead.
+ */
+function convertBlockAction(body: string, root: SidekickTemplateRoot, whole: string, blocks: Block[]): string | undefined {
+  const words = body.trim().split(/\s+/);
+  const keyword = words[0];
+  const onList = (operand: string, inverted: boolean) => {
+    if (!inverted && operand === 'tags') {
+      throw new Error(`Falcosidekick template action "${whole}": a branch that renders when .Tags is not empty is not converted (a section over tags repeats per tag); write {{#tags}}…{{/tags}} to repeat per tag, or test a single field`);
+    }
+  };
+  const inRange = blocks.some((b) => b.kind === 'range');
+  if (keyword === 'if') {
+    const inverted = words[1] === 'not';
+    const operand = singleOperand(body.trim().slice(inverted ? body.trim().indexOf('not') + 3 : 2), root, whole, inRange);
+    onList(operand, inverted);
+    blocks.push({ kind: 'if', operand, inverted, hasElse: false, action: whole });
+    return `{{${inverted ? '^' : '#'}${operand}}}`;
+  }
+  if (keyword === 'else') {
+    const top = blocks.at(-1);
+    if (words.length > 1 || top === undefined || top.kind !== 'if' || top.hasElse) {
+      throw new Error(`Falcosidekick template action "${whole}" is not supported here; only a plain {{ else }} inside {{ if … }} is converted (no else if, no second else)`);
+    }
+    onList(top.operand, !top.inverted);
+    top.inverted = !top.inverted;
+    top.hasElse = true;
+    return `{{/${top.operand}}}{{${top.inverted ? '^' : '#'}${top.operand}}}`;
+  }
+  if (keyword === 'end') {
+    const top = blocks.pop();
+    if (top === undefined || words.length > 1) throw new Error(`Falcosidekick template action "${whole}" closes nothing`);
+    return `{{/${top.operand}}}`;
+  }
+  if (keyword === 'range') {
+    const operand = singleOperand(body.trim().slice('range'.length), root, whole, inRange);
+    // Go ranges over a map's values; a section over a map renders once.
+    if (operand === 'output_fields') throw new Error(`Falcosidekick template action "${whole}" is not converted: ranging over .OutputFields is not supported; name the fields, or use {{ output_fields | json }}`);
+    blocks.push({ kind: 'range', operand, inverted: false, hasElse: false, action: whole });
+    return `{{#${operand}}}`;
+  }
+  return undefined;
+}
+
+/** The condition of an `if`/`range`: exactly one field (`.Rule`, `index .OutputFields "x"`), no literal or `or`. */
+function singleOperand(text: string, root: SidekickTemplateRoot, whole: string, inRange: boolean): string {
+  const operands = convertAction(text, root, whole, inRange);
+  if (operands.length !== 1 || operands[0].startsWith('"')) {
+    throw new Error(`Falcosidekick template action "${whole}" is not supported; {{ if }} and {{ range }} are converted over one field only (e.g. {{ if index .OutputFields "k8s.pod.name" }})`);
+  }
+  return operands[0];
 }
 
 type Token =
@@ -76,7 +155,7 @@ type Token =
  * chain (Go's `or` returns its first non-empty argument, else the last, which
  * is what that chain does).
  */
-function convertAction(body: string, root: SidekickTemplateRoot, whole: string): string[] {
+function convertAction(body: string, root: SidekickTemplateRoot, whole: string, inRange: boolean): string[] {
   const unsupported = (): Error =>
     new Error(
       `Falcosidekick template action "${whole}" is not supported; only ${root === 'payload' ? '{{ .Field }}, {{ index .OutputFields "name" }}' : '{{ index . "name" }}, {{ .name }}'}, ` +
@@ -116,6 +195,11 @@ function convertAction(body: string, root: SidekickTemplateRoot, whole: string):
   // argument := '(' expression ')' | .Field | "string"
   const argument = (): string[] => {
     const t = next();
+    // Inside {{ range }} Go's `.` is the current item; Peregrine's section binds `.` the same way.
+    if (inRange) {
+      if (t.kind === 'dot') return ['.'];
+      throw new Error(`Falcosidekick template action "${whole}" is not supported inside {{ range }}; only {{ . }} (the current item) is converted there`);
+    }
     if (t.kind === 'open') {
       const inner = expression();
       if (next().kind !== 'close') throw unsupported();
