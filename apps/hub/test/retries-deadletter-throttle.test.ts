@@ -10,11 +10,12 @@ describe('retries, dead-letter, replay and throttling', () => {
   let flaky: HttpReceiver;
   let dead: HttpReceiver;
   let throttled: HttpReceiver;
+  let paced: HttpReceiver;
   let t: TestHub;
 
   before(async () => {
     redis = await startTestRedis();
-    [flaky, dead, throttled] = await Promise.all([startHttpReceiver(), startHttpReceiver(), startHttpReceiver()]);
+    [flaky, dead, throttled, paced] = await Promise.all([startHttpReceiver(), startHttpReceiver(), startHttpReceiver(), startHttpReceiver()]);
     dead.respond = () => ({ status: 500, body: 'down' });
     t = await startTestHub(redis.url, {
       delivery: { attempts: 3, backoffInitialMs: 50, backoffMaxMs: 200, timeoutMs: 2000 },
@@ -27,13 +28,19 @@ describe('retries, dead-letter, replay and throttling', () => {
           match: { tags: { any: ['noisy'] } },
           throttle: { key: '{{ rule }}|{{ hostname }}', windowMs: 1500 },
         },
+        paced: {
+          type: 'webhook',
+          settings: { address: `${paced.url}/in` },
+          match: { rules: ['paced *'] },
+          delivery: { maxBatch: 1, concurrency: 4, rateLimit: { max: 2, perMs: 1000 } },
+        },
       },
     });
   });
 
   after(async () => {
     await t.hub.close();
-    await Promise.all([flaky.close(), dead.close(), throttled.close()]);
+    await Promise.all([flaky.close(), dead.close(), throttled.close(), paced.close()]);
     await redis.stop();
   });
 
@@ -49,6 +56,17 @@ describe('retries, dead-letter, replay and throttling', () => {
       const gap = flaky.attempts[i].receivedAt - flaky.attempts[i - 1].receivedAt;
       assert.ok(gap >= 1900, `retry ${i} came ${gap} ms after the 503, before Retry-After: 2`);
     }
+  });
+
+  test('delivery.rateLimit paces deliveries: 6 one-alert deliveries at 2 per second span at least 2 s, each alert once', async () => {
+    const alerts = Array.from({ length: 6 }, (_, i) => falcoAlert({ rule: `paced ${i}`, uuid: `00000000-0000-4000-8000-0000000001${i}0` }));
+    assert.equal((await t.post('/v1/alerts', alerts)).status, 202);
+    await paced.waitFor((rs) => rs.length === 6, 20_000);
+    const uuids = paced.requests.map((r) => (JSON.parse(r.body) as { uuid: string }).uuid).sort();
+    assert.deepEqual(uuids, alerts.map((a) => a.uuid).sort());
+    // Lower bound only: without the limit (concurrency 4) the six would arrive together.
+    const span = paced.requests[5].receivedAt - paced.requests[0].receivedAt;
+    assert.ok(span >= 1800, `6 deliveries at 2 per second arrived within ${span} ms`);
   });
 
   test('a receiver that never recovers fills the dead-letter set; replay delivers once it recovers', async () => {

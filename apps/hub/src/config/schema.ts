@@ -57,6 +57,16 @@ export const deliverySchema = z
     timeoutMs: z.number().int().positive().default(10_000).describe('Time allowed for one delivery attempt in ms (the sink is aborted after it).'),
     concurrency: z.number().int().min(1).default(4).describe('Deliveries in flight to this destination per hub process.'),
     maxBatch: z.number().int().min(1).max(10_000).default(100).describe('Most alerts handed to the sink in one delivery.'),
+    rateLimit: z
+      .object({
+        max: z.number().int().min(1).describe('Deliveries allowed per interval.'),
+        perMs: z.number().int().min(1).describe('The interval in ms.'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'At most `max` deliveries per `perMs` ms to this destination, across all hub processes on the Redis (BullMQ\'s queue rate limiter); the others wait in the queue. A delivery carries up to `maxBatch` alerts, so with `maxBatch: 1` this is alerts per interval, e.g. `{ max: 1, perMs: 1000 }` for Slack\'s one message per second per webhook. Unset: no limit.',
+      ),
   })
   .strict();
 

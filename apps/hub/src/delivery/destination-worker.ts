@@ -57,6 +57,8 @@ export class DestinationWorker {
       connection: o.connection,
       prefix: o.keys.prefix,
       concurrency: o.delivery.concurrency,
+      // BullMQ's limiter counts jobs (deliveries) per interval in Redis, so it holds across hub processes.
+      ...(o.delivery.rateLimit === undefined ? {} : { limiter: { max: o.delivery.rateLimit.max, duration: o.delivery.rateLimit.perMs } }),
       lockDuration: o.lockDurationMs,
       stalledInterval: o.lockDurationMs,
       // A hub killed mid-delivery must not turn into a lost alert: stalls re-deliver, they never fail the job.
