@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import { compileTemplate, sinkModules } from '@peregrine/sinks';
@@ -52,7 +52,6 @@ export function parseHubConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source
   }
   const config = parsed.data;
   checkDestinations(config, issues);
-  checkServerTlsFiles(config, issues);
   if (config.redis.sentinels !== undefined && config.redis.sentinelName === undefined) {
     issues.push({ path: 'redis.sentinelName', message: 'is required with redis.sentinels' });
   }
@@ -84,23 +83,6 @@ function checkDestinations(config: HubConfig, issues: ConfigIssue[]): void {
         issues.push({ path: `${at}.throttle.key`, message: (e as Error).message });
       }
     }
-  }
-}
-
-/** The HTTPS server's files must be readable now, not at the first request (or a stack trace at listen). */
-function checkServerTlsFiles(config: HubConfig, issues: ConfigIssue[]): void {
-  if (config.tls === undefined) return;
-  for (const key of ['certFile', 'keyFile', 'caFile'] as const) {
-    const file = config.tls[key];
-    if (file === undefined) continue;
-    try {
-      accessSync(file, constants.R_OK);
-    } catch (e) {
-      issues.push({ path: `tls.${key}`, message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
-    }
-  }
-  if (config.tls.requireClientCert && config.tls.caFile === undefined) {
-    issues.push({ path: 'tls.caFile', message: 'is required with tls.requireClientCert (the CA that signs client certificates)' });
   }
 }
 

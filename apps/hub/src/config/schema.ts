@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { PRIORITIES, parsePriority } from '@peregrine/alert';
 import type { Priority } from '@peregrine/alert';
@@ -148,6 +149,21 @@ export const hubConfigSchema = z
         requireClientCert: z.boolean().default(false).describe('Mutual TLS: reject clients without a certificate signed by caFile.'),
       })
       .strict()
+      // The files must be readable now, not at listen (a stack trace), as the sinks' client TLS files.
+      .superRefine((tls, ctx) => {
+        for (const key of ['certFile', 'keyFile', 'caFile'] as const) {
+          const file = tls[key];
+          if (file === undefined) continue;
+          try {
+            accessSync(file, constants.R_OK);
+          } catch (e) {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+          }
+        }
+        if (tls.requireClientCert && tls.caFile === undefined) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['caFile'], message: 'is required with tls.requireClientCert (the CA that signs client certificates)' });
+        }
+      })
       .optional()
       .describe('Serve HTTPS instead of HTTP.'),
     auth: z
