@@ -1,0 +1,6 @@
+// Containers: cgroup path → container id, runtime metadata providers, and the async registry.
+export { matchCgroupPath, matchProcCgroup, parseProcCgroup, containerIdForCgroupPath, DEFAULT_CONTAINERD_NAMESPACES } from './cgroup.ts';
+export type { CgroupMatch, CgroupMatchOptions, ProcCgroupLine } from './cgroup.ts';
+export { splitImageReference } from './image.ts';
+export { HOST_CONTAINER, SHORT_ID_LENGTH, shortContainerId } from './types.ts';
+export type { ContainerInfo, ContainerType, ContainerMetadataProvider, LookupResult } from './types.ts';
