@@ -82,9 +82,13 @@ export interface RawEvent {
   readonly openHow?: OpenHow;
 }
 
+/** A batch that cannot be decoded: the reason and the byte offset inside the batch. */
 export class DecodeError extends Error {
-  constructor(message: string, readonly offset: number) {
-    super(`${message} at byte ${offset}`);
+  constructor(
+    readonly reason: string,
+    readonly offset: number,
+  ) {
+    super(`${reason} at byte ${offset}`);
     this.name = 'DecodeError';
   }
 }
