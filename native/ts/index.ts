@@ -1,7 +1,8 @@
 /**
  * @peregrine/native — the CO-RE eBPF syscall probe (Node-API addon), its
- * versioned raw event layout and decoder, the capture file format, and the
- * replay field extractor.
+ * versioned raw event layout and decoder, and the capture file format. It
+ * depends on nothing else in this repository: process state, the field
+ * extractor and the rules pipeline live in @peregrine/sensor.
  */
 export {
   Probe,
@@ -52,10 +53,4 @@ export {
   type CaptureChunk,
 } from './capture.ts';
 export { runCapture, readIdNames, type CaptureOptions, type CaptureSummary } from './capture-session.ts';
-export { replayExtractor, containerIdOf } from './replay/extractor.ts';
-export { ReplayEvent, type ReplayContext, type FdView } from './replay/event.ts';
-export { ProcessTable, resolvePath, type ProcessInfo } from './replay/state.ts';
-export { contextFor, replayEvents } from './replay/replay.ts';
-export { falcoArgs, errnoText, openFlagsText, type ArgValue, type NameMaps } from './replay/falco-args.ts';
 export { snapshotProcesses, readProcess, type ProcessSnapshot } from './proc-snapshot.ts';
-export { EventAssembler, liveContext } from './replay/live.ts';

@@ -4,4 +4,19 @@
  * tables, event sources (live probe, capture file), the rules pipeline, and
  * the alert outputs (stdout, file, hub) with their on-disk spool.
  */
-export {};
+// State tables.
+export { ProcessTable, type ProcessInfo } from './state/process-table.ts';
+export { resolvePath } from './state/paths.ts';
+// The syscall-event field extractor.
+export { SyscallEvent, type SyscallContext, type FdView } from './extract/syscall-event.ts';
+export { syscallExtractor, containerIdOf } from './extract/syscall-extractor.ts';
+export { falcoArgs, errnoText, openFlagsText, type ArgValue, type NameMaps } from './extract/falco-args.ts';
+// Event sources, on one batch walk.
+export { BatchWalker, type BatchWalkStats } from './sources/batch-walk.ts';
+export { liveContext, captureContext } from './sources/context.ts';
+export { ProbeSource, type ProbeSourceOptions } from './sources/probe-source.ts';
+export { captureEvents, recordCapture, UnknownSyscallError, type RecordCaptureOptions } from './sources/capture-file.ts';
+// The rules pipeline.
+export { compileSyscallRules, syscallsForRules, type SyscallRules, type SyscallRulesOptions, type SyscallSet } from './pipeline/rules.ts';
+export { createEvaluator, type AlertEmitter, type EvaluationStats } from './pipeline/evaluate.ts';
+export { replayCapture, type ReplayOptions, type ReplaySummary } from './pipeline/replay.ts';

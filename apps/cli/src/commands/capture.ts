@@ -1,7 +1,5 @@
 import { parseArgs } from 'node:util';
-import { runCapture } from '@peregrine/native';
-import { DEFAULT_SYSCALLS, SYSCALL_BY_NAME, adaptiveSyscalls, replayExtractor } from '@peregrine/native';
-import { compileRules, loadRuleFiles } from '@peregrine/rules';
+import { recordCapture, UnknownSyscallError } from '@peregrine/sensor';
 import type { Command } from '../command.ts';
 import { wantsHelp } from '../command.ts';
 
@@ -85,36 +83,24 @@ export const captureCommand: Command = {
       console.error('peregrine capture: give --syscalls or --rules, not both');
       return 2;
     }
-    let syscalls = values.syscalls ? values.syscalls.split(',').map((s) => s.trim()).filter(Boolean) : [...DEFAULT_SYSCALLS];
-    if (rulesFiles.length > 0) {
-      try {
-        const compiled = compileRules(loadRuleFiles(rulesFiles), replayExtractor());
-        const set = adaptiveSyscalls(compiled.eventTypes);
-        syscalls = compiled.matchesAllEventTypes ? [...DEFAULT_SYSCALLS] : set.syscalls;
-        if (set.unsupported.length > 0) {
-          console.error(`peregrine capture: the rules also use event types the probe does not capture: ${set.unsupported.join(', ')}`);
-        }
-        console.error(`peregrine capture: syscalls from the rules: ${syscalls.join(', ')}`);
-      } catch (err) {
-        console.error(`peregrine capture: ${(err as Error).message}`);
-        return 1;
-      }
-    }
-    const unknown = syscalls.filter((s) => !SYSCALL_BY_NAME.has(s));
-    if (unknown.length > 0) {
-      console.error(`peregrine capture: unknown syscall(s) ${unknown.join(', ')}; supported: ${[...SYSCALL_BY_NAME.keys()].join(', ')}`);
-      return 2;
-    }
+    const syscalls = values.syscalls ? values.syscalls.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
     const abort = new AbortController();
     const stop = (): void => abort.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      const summary = await runCapture({
+      const summary = await recordCapture({
         out: values.out,
         seconds,
         signal: abort.signal,
         syscalls,
+        rules: rulesFiles,
+        onSyscalls: (set) => {
+          if (set.unsupported.length > 0) {
+            console.error(`peregrine capture: the rules also use event types the probe does not capture: ${set.unsupported.join(', ')}`);
+          }
+          console.error(`peregrine capture: syscalls from the rules: ${set.syscalls.join(', ')}`);
+        },
         ringBytes: ringMb * 1024 * 1024,
         exclude: {
           comms: values['exclude-comm'] ?? [],
@@ -130,7 +116,7 @@ export const captureCommand: Command = {
       return 0;
     } catch (err) {
       console.error(`peregrine capture: ${(err as Error).message}`);
-      return 1;
+      return err instanceof UnknownSyscallError ? 2 : 1;
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
-import { compileRules, loadRuleFiles } from '@peregrine/rules';
-import { CaptureReader, contextFor, replayEvents, replayExtractor } from '@peregrine/native';
+import { alertToJson } from '@peregrine/alert';
+import { replayCapture } from '@peregrine/sensor';
 import type { Command } from '../command.ts';
 import { wantsHelp } from '../command.ts';
-import { alertToJson } from '@peregrine/alert';
 
 const HELP = `Usage: peregrine replay FILE --rules RULES.yaml... [options]
 
@@ -64,47 +63,26 @@ export const replayCommand: Command = {
       console.error(`peregrine replay: a capture FILE and --rules FILE... are required\n\n${HELP}`);
       return 2;
     }
-    let reader: CaptureReader;
     try {
-      reader = await CaptureReader.open(opts.file);
-    } catch (err) {
-      console.error(`peregrine replay: ${(err as Error).message}`);
-      return 1;
-    }
-    try {
-      let loaded;
-      try {
-        loaded = loadRuleFiles(opts.rules);
-      } catch (err) {
-        console.error(`peregrine replay: ${(err as Error).message}`);
-        return 1;
-      }
-      const ctx = contextFor(reader);
-      const compiled = compileRules(loaded, replayExtractor(), {
-        hostname: opts.hostname ?? ctx.hostname,
-        ruleMatching: opts.allMatches ? 'all' : 'first',
+      const summary = await replayCapture({
+        file: opts.file,
+        rules: opts.rules,
+        hostname: opts.hostname,
+        allMatches: opts.allMatches,
+        outputs: [{ emit: (alert) => process.stdout.write(`${alertToJson(alert)}\n`) }],
       });
-      let events = 0;
-      let alerts = 0;
-      for await (const ev of replayEvents(reader, ctx)) {
-        events++;
-        for (const alert of compiled.evaluate(ev)) {
-          alerts++;
-          process.stdout.write(`${alertToJson(alert)}\n`);
-        }
-      }
-      const stats = reader.stats as { kernel?: { dropsBuffer?: number }; user?: { drops?: number } } | undefined;
+      const k = summary.captureStats?.kernel;
+      const w = summary.walk;
       console.error(
-        `peregrine replay: ${events} syscall events, ${alerts} alerts` +
-          (stats?.kernel ? `; drops at capture time: kernel ${stats.kernel.dropsBuffer ?? 0}, user ${stats.user?.drops ?? 0}` : '') +
-          (reader.complete ? '' : '; WARNING: the capture is incomplete (no end marker): replayed every whole chunk'),
+        `peregrine replay: ${summary.events} syscall events, ${summary.alerts} alerts` +
+          (k ? `; drops at capture time: kernel ${k.dropsBuffer ?? 0}, user ${summary.captureStats?.user?.drops ?? 0}` : '') +
+          (w.malformed > 0 ? `; WARNING: skipped ${w.malformed} malformed record(s) (first: ${w.firstProblem})` : '') +
+          (summary.complete ? '' : '; WARNING: the capture is incomplete (no end marker): replayed every whole chunk'),
       );
       return 0;
     } catch (err) {
       console.error(`peregrine replay: ${(err as Error).message}`);
       return 1;
-    } finally {
-      await reader.close();
     }
   },
 };

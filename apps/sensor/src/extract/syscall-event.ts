@@ -1,13 +1,15 @@
 /**
- * What replay hands the rules engine: a raw record plus the process state it
- * was applied to, and lazily computed per-event views (Falco parameters, the
- * file or socket the syscall is about).
+ * What an event source hands the rules engine (live probe or capture file
+ * alike): a raw syscall record plus the process state it was applied to, and
+ * lazily computed per-event views (Falco parameters, the file or socket the
+ * syscall is about).
  */
-import type { RawEvent } from '../decode.ts';
+import type { RawEvent } from '@peregrine/native';
 import { falcoArgs, tupleText, type ArgValue, type NameMaps } from './falco-args.ts';
-import { resolvePath, type ProcessInfo, type ProcessTable } from './state.ts';
+import { resolvePath } from '../state/paths.ts';
+import type { ProcessInfo, ProcessTable } from '../state/process-table.ts';
 
-export interface ReplayContext extends NameMaps {
+export interface SyscallContext extends NameMaps {
   readonly hostname: string;
   readonly processes: ProcessTable;
   /** Unix epoch ns of CLOCK_BOOTTIME zero on the captured machine. */
@@ -28,7 +30,7 @@ export interface FdView {
 const OPENS = new Set(['open', 'openat', 'openat2', 'creat']);
 const FD_ARG0 = new Set(['fchmod', 'finit_module', 'close', 'listen', 'connect', 'sendto', 'recvfrom', 'sendmsg', 'recvmsg', 'setns', 'dup', 'dup2', 'dup3']);
 
-export class ReplayEvent {
+export class SyscallEvent {
   #args: Record<string, ArgValue | undefined> | undefined;
   #fd: FdView | null | undefined;
 
@@ -36,7 +38,7 @@ export class ReplayEvent {
     readonly raw: RawEvent,
     readonly num: number,
     readonly proc: ProcessInfo,
-    readonly ctx: ReplayContext,
+    readonly ctx: SyscallContext,
   ) {}
 
   get epochNs(): bigint {

@@ -4,8 +4,8 @@
  * from a raw record, each as a raw value (`evt.rawarg.*`) and as Falco renders
  * it (`evt.arg.*`): flags by name, uids by user name, paths resolved.
  */
-import type { RawEvent, SockAddr, SockTuple } from '../decode.ts';
-import { resolvePath } from './state.ts';
+import type { RawEvent, SockAddr, SockTuple } from '@peregrine/native';
+import { resolvePath } from '../state/paths.ts';
 
 export interface ArgValue {
   readonly raw: string | number;

@@ -4,8 +4,8 @@
  * Processes that started before the capture are known only by what their
  * syscall headers carry (pid, ppid, comm, uid, gid).
  */
-import type { RawEvent } from '../decode.ts';
-import type { ProcessSnapshot } from '../proc-snapshot.ts';
+import type { ProcessSnapshot, RawEvent } from '@peregrine/native';
+import { resolvePath } from './paths.ts';
 
 export interface ProcessInfo {
   pid: number;
@@ -30,19 +30,6 @@ export interface ProcessInfo {
   cgroup?: string;
   /** True when this entry was built from an exec record, not guessed from a header. */
   fromExec: boolean;
-}
-
-/** Joins a path with the directory it is relative to and normalises `.`/`..`, like libsinsp. */
-export function resolvePath(path: string, base: string | undefined): string {
-  const full = path.startsWith('/') || base === undefined ? path : `${base.endsWith('/') ? base : `${base}/`}${path}`;
-  if (!full.startsWith('/')) return full;
-  const out: string[] = [];
-  for (const part of full.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') out.pop();
-    else out.push(part);
-  }
-  return `/${out.join('/')}`;
 }
 
 export class ProcessTable {

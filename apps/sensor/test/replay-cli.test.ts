@@ -10,10 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import type { Alert } from '@peregrine/alert';
-import { runCapture } from '../ts/capture-session.ts';
+import { CaptureReader, runCapture } from '@peregrine/native';
 import { requireBuilt, runHelper, type HelperRun } from './support.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const STABLE_RULES = join(ROOT, 'packages', 'rules', 'test', 'fixtures', 'falco-rules', 'falco_rules.yaml');
 const CLI = join(ROOT, 'apps', 'cli', 'bin', 'peregrine.js');
 
@@ -76,7 +76,7 @@ test('peregrine capture writes a readable capture and refuses bad options with t
     });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /peregrine capture: wrote \d+ events .* kernel drops 0, user drops 0/);
-    const { CaptureReader } = await import('../ts/capture.ts');
+    
     const reader = await CaptureReader.open(out);
     assert.deepEqual(reader.header.metadata.syscalls, ['openat', 'execve']);
     for await (const _c of reader.chunks()) {

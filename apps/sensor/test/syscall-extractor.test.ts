@@ -1,5 +1,5 @@
 /**
- * Replay's field extractor over a real capture: real processes do real
+ * The syscall-event field extractor over a real capture: real processes do real
  * syscalls, the capture is read back, process state is rebuilt, and the
  * Falco fields the raw events carry come out as Falco would show them.
  */
@@ -9,18 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FieldRef, FieldType } from '@peregrine/rules';
-import { CaptureReader } from '../ts/capture.ts';
-import { runCapture } from '../ts/capture-session.ts';
-import type { ReplayEvent } from '../ts/replay/event.ts';
-import { replayExtractor, containerIdOf } from '../ts/replay/extractor.ts';
-import { openFlagsText, errnoText } from '../ts/replay/falco-args.ts';
-import { replayEvents } from '../ts/replay/replay.ts';
-import { resolvePath } from '../ts/replay/state.ts';
+import { CaptureReader, runCapture } from '@peregrine/native';
+import type { SyscallEvent } from '../src/extract/syscall-event.ts';
+import { syscallExtractor, containerIdOf } from '../src/extract/syscall-extractor.ts';
+import { openFlagsText, errnoText } from '../src/extract/falco-args.ts';
+import { captureEvents } from '../src/sources/capture-file.ts';
+import { ProbeSource } from '../src/sources/probe-source.ts';
+import { resolvePath } from '../src/state/paths.ts';
 import { SYSC, requireBuilt, runHelper, type HelperRun } from './support.ts';
 
 let dir: string;
 interface Seen {
-  readonly raw: ReplayEvent['raw'];
+  readonly raw: SyscallEvent['raw'];
   readonly procName: string;
   /** Field values computed when the event was replayed (state moves on afterwards). */
   readonly fields: Map<string, unknown>;
@@ -28,7 +28,7 @@ interface Seen {
 let events: Seen[] = [];
 let helper: HelperRun;
 let shellRun: HelperRun;
-const extractor = replayExtractor();
+const extractor = syscallExtractor();
 
 function ref(name: string, arg?: string, type: FieldType = 'CHARBUF', isList = false): FieldRef {
   return { name, arg, text: arg === undefined ? name : `${name}[${arg}]`, type, isList };
@@ -48,7 +48,7 @@ const FIELDS: Array<[string, string?]> = [
 const accessors = FIELDS.map(([name, arg]) => [arg === undefined ? name : `${name}[${arg}]`, extractor.accessor(ref(name, arg))] as const);
 const ancestorsOf = extractor.accessor(ref('proc.aname', undefined, 'CHARBUF', true));
 
-function snapshot(ev: ReplayEvent): Seen {
+function snapshot(ev: SyscallEvent): Seen {
   const fields = new Map<string, unknown>(accessors.map(([k, f]) => [k, f(ev)]));
   fields.set('proc.aname', ancestorsOf(ev));
   return { raw: ev.raw, procName: ev.proc.name, fields };
@@ -82,7 +82,7 @@ before(async () => {
   });
   await work;
   const reader = await CaptureReader.open(file);
-  for await (const ev of replayEvents(reader)) events.push(snapshot(ev));
+  for await (const ev of captureEvents(reader)) events.push(snapshot(ev));
   await reader.close();
 });
 
@@ -96,7 +96,7 @@ function find(pred: (e: Seen) => boolean, what: string): Seen {
   return e;
 }
 
-describe('replay extractor', () => {
+describe('syscall extractor over a capture', () => {
   test('open: evt.*, resolved fd.name/directory/filename, flags as Falco names', () => {
     const e = find((x) => x.raw.pid === helper.pid && x.raw.type === 'openat' && x.raw.path0 === 'notes.txt', 'openat notes.txt');
     assert.equal(get(e, 'evt.type'), 'openat');
@@ -190,7 +190,7 @@ describe('replay extractor', () => {
   });
 });
 
-describe('replay helpers', () => {
+describe('extractor helpers', () => {
   test('path resolution like libsinsp', () => {
     assert.equal(resolvePath('a/../b/./c', '/x/y'), '/x/y/b/c');
     assert.equal(resolvePath('/abs/../p', '/ignored'), '/p');
@@ -213,24 +213,22 @@ describe('replay helpers', () => {
 });
 
 describe('live events', () => {
-  test('a live probe feeds the same extractor through EventAssembler', async () => {
-    const { Probe } = await import('../ts/probe.ts');
-    const { EventAssembler } = await import('../ts/replay/live.ts');
-    const probe = Probe.open({ syscalls: ['mkdirat', 'mkdir'] });
-    const assembler = new EventAssembler();
+  test('a live probe feeds the same extractor through the shared batch walk', async () => {
+    const source = ProbeSource.open({ syscalls: ['mkdirat', 'mkdir'] });
     const seen: Array<{ name: unknown; pname: unknown; fd: unknown; pid: number }> = [];
     const fdName = extractor.accessor(ref('fd.name'));
     const pname = extractor.accessor(ref('proc.pname'));
     const pn = extractor.accessor(ref('proc.name'));
-    probe.start((batch) => assembler.push(batch, (e) => seen.push({ name: pn(e), pname: pname(e), fd: fdName(e), pid: e.raw.pid })));
+    source.start((e) => seen.push({ name: pn(e), pname: pname(e), fd: fdName(e), pid: e.raw.pid }));
     try {
       const r = await runHelper(['mkdir', 'live-assembled', '0755'], dir);
       const deadline = Date.now() + 5000;
       while (Date.now() < deadline && !seen.some((s) => s.pid === r.pid)) await new Promise((x) => setTimeout(x, 20));
       const mine = seen.find((s) => s.pid === r.pid);
       assert.deepEqual(mine, { name: 'sysc', pname: readFileSync('/proc/self/comm', 'utf8').trim(), fd: `${dir}/live-assembled`, pid: r.pid });
+      assert.equal(source.stats().walk.malformed, 0);
     } finally {
-      probe.close();
+      source.close();
     }
   });
 });

@@ -1,15 +1,15 @@
 /**
- * The rules engine's FieldExtractor over replayed raw events: the fields the
+ * The rules engine's FieldExtractor over syscall events (live or replayed): the fields the
  * raw records carry directly (evt.*, proc.* from exec records and headers,
  * fd.* for path-taking and socket syscalls, user.*) and nothing invented. A
  * field the capture cannot answer is `undefined` (Falco's "missing").
  */
 import type { FieldAccessor, FieldExtractor, FieldRef, FieldValue } from '@peregrine/rules';
 import { errnoText } from './falco-args.ts';
-import type { ReplayEvent } from './event.ts';
-import type { ProcessInfo } from './state.ts';
+import type { SyscallEvent } from './syscall-event.ts';
+import type { ProcessInfo } from '../state/process-table.ts';
 
-const missing: FieldAccessor<ReplayEvent> = () => undefined;
+const missing: FieldAccessor<SyscallEvent> = () => undefined;
 
 function cmdline(p: ProcessInfo | undefined): string | undefined {
   if (!p) return undefined;
@@ -47,7 +47,7 @@ function timeText(epochNs: bigint): string {
 function ancestorField(
   pick: (p: ProcessInfo) => FieldValue,
   field: FieldRef,
-): FieldAccessor<ReplayEvent> {
+): FieldAccessor<SyscallEvent> {
   if (field.arg !== undefined) {
     const level = Number(field.arg);
     if (!Number.isInteger(level) || level < 0) return missing;
@@ -67,11 +67,11 @@ function ancestorField(
   };
 }
 
-const parentOf = (e: ReplayEvent): ProcessInfo | undefined => e.ctx.processes.get(e.proc.ppid);
+const parentOf = (e: SyscallEvent): ProcessInfo | undefined => e.ctx.processes.get(e.proc.ppid);
 
-export function replayExtractor(): FieldExtractor<ReplayEvent> {
+export function syscallExtractor(): FieldExtractor<SyscallEvent> {
   return {
-    accessor(field: FieldRef): FieldAccessor<ReplayEvent> {
+    accessor(field: FieldRef): FieldAccessor<SyscallEvent> {
       const arg = field.arg;
       switch (field.name) {
         case 'evt.type':
@@ -249,7 +249,7 @@ export function replayExtractor(): FieldExtractor<ReplayEvent> {
   };
 }
 
-function socketField(name: string): FieldAccessor<ReplayEvent> {
+function socketField(name: string): FieldAccessor<SyscallEvent> {
   return (e) => {
     const t = e.raw.tuple;
     const sa = e.raw.sockaddr;

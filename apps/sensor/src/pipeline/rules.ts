@@ -1,0 +1,39 @@
+/**
+ * Rules for syscall events: load files in order (as Falco does), compile them
+ * against the syscall extractor, and derive the syscall set the probe must
+ * capture (the rules' event types plus what state needs).
+ */
+import { adaptiveSyscalls, DEFAULT_SYSCALLS } from '@peregrine/native';
+import { compileRules, loadRuleFiles, type CompiledRules } from '@peregrine/rules';
+import type { SyscallEvent } from '../extract/syscall-event.ts';
+import { syscallExtractor } from '../extract/syscall-extractor.ts';
+
+export interface SyscallRulesOptions {
+  /** Hostname in alerts. */
+  readonly hostname?: string;
+  /** Report every matching rule (Falco rule_matching: all); default first. */
+  readonly allMatches?: boolean;
+}
+
+export type SyscallRules = CompiledRules<SyscallEvent>;
+
+/** Loads and compiles rules files for syscall events; errors name the file, line and column. */
+export function compileSyscallRules(files: readonly string[], opts: SyscallRulesOptions = {}): SyscallRules {
+  return compileRules(loadRuleFiles([...files]), syscallExtractor(), {
+    hostname: opts.hostname,
+    ruleMatching: opts.allMatches ? 'all' : 'first',
+  });
+}
+
+export interface SyscallSet {
+  /** Syscalls for the probe, in the probe's table order. */
+  readonly syscalls: string[];
+  /** Event types the rules use that this probe does not capture (their rules cannot fire). */
+  readonly unsupported: string[];
+}
+
+/** The syscalls the probe must capture for these rules (Falco's adaptive syscall set). */
+export function syscallsForRules(rules: SyscallRules): SyscallSet {
+  if (rules.matchesAllEventTypes) return { syscalls: [...DEFAULT_SYSCALLS], unsupported: [] };
+  return adaptiveSyscalls(rules.eventTypes);
+}
