@@ -20,7 +20,10 @@ export type AlertValidation =
  *   accepted) and `time` (RFC 3339) are required, as in Falcosidekick;
  * - `priority` becomes its canonical name, `time` becomes UTC with nine
  *   fractional digits (Falco's own form is kept byte for byte);
- * - `uuid` is kept when present and filled with a v4 UUID when absent;
+ * - `uuid` is kept when present and filled with a v4 UUID when absent (or
+ *   ""); a present one must be 1 to 128 visible ASCII characters (a UUID is):
+ *   sinks put it in HTTP headers and Redis keys, where a CR/LF or a control
+ *   character would break the request or inject a header;
  * - `source` defaults to `syscalls` (Falcosidekick does the same), `output`
  *   and `hostname` to "", `tags` to [], `output_fields` to {} (Falcosidekick
  *   rejects empty output_fields; Falco omits them with
@@ -57,7 +60,7 @@ export function validateAlert(input: unknown): AlertValidation {
     if (time === undefined) errors.push({ field: 'time', message: `"${clip(raw.time)}" is not an RFC 3339 time such as 2024-06-10T06:13:20.123456789Z` });
   }
 
-  const uuid = optionalString(raw, 'uuid', errors);
+  const uuid = checkUuid(optionalString(raw, 'uuid', errors), errors);
   const output = optionalString(raw, 'output', errors) ?? '';
   const hostname = optionalString(raw, 'hostname', errors) ?? '';
   const source = optionalString(raw, 'source', errors);
@@ -120,6 +123,22 @@ function optionalString(raw: Record<string, unknown>, key: string, errors: Alert
     return undefined;
   }
   return v;
+}
+
+/** The most characters a sender-chosen uuid may have (a UUID has 36). */
+export const MAX_UUID_LENGTH = 128;
+
+/** Visible ASCII only: no space (HTTP trims it at the ends), no control character (CR/LF inject headers). */
+const UUID_CHARACTERS = /^[\x21-\x7e]*$/;
+
+function checkUuid(uuid: string | undefined, errors: AlertFieldError[]): string | undefined {
+  if (uuid === undefined || uuid === '') return uuid;
+  if (uuid.length <= MAX_UUID_LENGTH && UUID_CHARACTERS.test(uuid)) return uuid;
+  errors.push({
+    field: 'uuid',
+    message: `must be a UUID or up to ${MAX_UUID_LENGTH} visible ASCII characters (no spaces, control or non-ASCII characters), got ${JSON.stringify(clip(uuid))}${uuid.length > MAX_UUID_LENGTH ? ` (${uuid.length} characters)` : ''}; leave it out and the hub assigns one`,
+  });
+  return undefined;
 }
 
 function checkTags(v: unknown, errors: AlertFieldError[]): string[] {

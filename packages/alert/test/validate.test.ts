@@ -70,3 +70,21 @@ test('times with offsets become UTC with nine fractional digits', () => {
   const leap = validateAlert({ ...FALCO_ALERT, time: '2024-02-29T23:59:59.999999999Z' });
   assert.equal(leap.ok && leap.alert.time, '2024-02-29T23:59:59.999999999Z');
 });
+
+test('uuid: a UUID or up to 128 visible ASCII characters; CR/LF, spaces, control and non-ASCII characters are refused naming the field', () => {
+  for (const uuid of ['good-1', 'a'.repeat(128), 'x:y/z@1', FALCO_ALERT.uuid]) {
+    const r = validateAlert({ ...FALCO_ALERT, uuid });
+    assert.equal(r.ok && r.alert.uuid, uuid, uuid);
+  }
+  for (const uuid of ['bad\r\nX-Injected: 1', 'with space', 'tab\there', 'nul\u0000', 'del\u007f', 'caf\u00e9', 'a'.repeat(129)]) {
+    const r = validateAlert({ ...FALCO_ALERT, uuid });
+    assert.equal(r.ok, false, JSON.stringify(uuid));
+    if (r.ok) continue;
+    assert.equal(r.errors.length, 1);
+    assert.equal(r.errors[0].field, 'uuid');
+    assert.match(r.errors[0].message, /must be a UUID or up to 128 visible ASCII characters/);
+    assert.doesNotMatch(r.errors[0].message, /[\r\n]/, 'the message escapes what it quotes');
+  }
+  const empty = validateAlert({ ...FALCO_ALERT, uuid: '' });
+  assert.ok(empty.ok && /^[0-9a-f-]{36}$/.test(empty.alert.uuid), 'an empty uuid is filled like a missing one');
+});

@@ -3,12 +3,14 @@ import type { DeliveryResult } from './sink.ts';
 
 /**
  * Delivers a batch one alert at a time, in order, and stops at the first
- * failure. The hub gets one result for the batch: on failure it retries the
- * whole batch, so alerts before the failed one are sent again. Receivers that
- * deduplicate (PagerDuty by dedup_key, webhooks by the alert uuid) absorb
- * that; Slack will show a duplicate message. `delivered` in the result says
- * how many leading alerts did go through, for a hub that wants to resubmit
- * only the rest.
+ * failure. `delivered` in the result says how many leading alerts went
+ * through, so the failure belongs to alert number `delivered` alone: the
+ * Peregrine hub dead-letters that one on a permanent failure and goes on with
+ * the alerts after it, and on a retryable one resubmits only
+ * `alerts.slice(delivered)`. A hub that ignores `delivered` and retries the
+ * whole batch is also correct, at the cost of duplicates (receivers that
+ * deduplicate, PagerDuty by dedup_key and webhooks by the alert uuid, absorb
+ * them; Slack shows them).
  */
 export async function deliverInOrder(
   alerts: readonly Alert[],
@@ -26,8 +28,10 @@ export async function deliverInOrder(
 
 /**
  * Runs one delivery step and turns an unexpected exception (an alert that
- * does not have the Alert shape, a bug) into a permanent failure, so a sink
- * keeps its "never throws" promise. Retrying the same input cannot help.
+ * does not have the Alert shape, a value Node refuses in a request, a bug)
+ * into a permanent failure, so a sink keeps its "never throws" promise.
+ * Retrying the same input cannot help. Inside `deliverInOrder` the step is
+ * one alert, so the failure is that alert's (with `delivered` before it).
  */
 export async function guarded(step: () => Promise<DeliveryResult>): Promise<DeliveryResult> {
   try {

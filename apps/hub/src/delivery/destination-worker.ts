@@ -92,18 +92,21 @@ export class DestinationWorker {
 
   private async process(job: Job<DeliveryJobData>): Promise<void> {
     if (job.name === SUMMARY_JOB) return this.processSummary(job);
-    let alerts: QueuedAlert[] = job.data.alerts;
+    const queued: QueuedAlert[] = job.data.alerts;
+    let alerts = queued;
+    let stored = queued;
     if (this.throttle !== undefined) {
       const outcome = await this.throttle.filter(alerts.map(queuedAlertObject));
       if (outcome.suppressed > 0) this.o.metrics.suppressed.inc(this.labels, outcome.suppressed);
       for (const first of outcome.firstSuppressed) {
-        const summary = { key: first.key, sample: first.alert, uuid: randomUUID() };
+        const summary = { key: first.key, sample: encodeAlert(first.alert), uuid: randomUUID() };
         // jobId from the alert that opened suppression: a retried job schedules it once.
         await this.queue.add(SUMMARY_JOB, { alerts: [], receivedAt: Date.now(), summary }, { ...deliveryJobOptions(), delay: first.delayMs, jobId: `summary-${first.alert.uuid}` });
       }
       alerts = outcome.admitted;
+      stored = outcome.admittedIndexes.map((i) => queued[i]);
     }
-    if (alerts.length > 0) await this.deliver(job, alerts);
+    if (alerts.length > 0) await this.deliver(job, alerts, stored);
   }
 
   private async processSummary(job: Job<DeliveryJobData>): Promise<void> {
@@ -114,10 +117,60 @@ export class DestinationWorker {
       count = await this.throttle.take(summary.key);
       await job.updateData({ ...job.data, summary: { ...summary, count } });
     }
-    if (count > 0) await this.deliver(job, [this.throttle.summaryAlert(summary.sample, summary.uuid, count)]);
+    if (count > 0) await this.deliver(job, [this.throttle.summaryAlert(queuedAlertObject(summary.sample), summary.uuid, count)]);
   }
 
-  private async deliver(job: Job<DeliveryJobData>, alerts: QueuedAlert[]): Promise<void> {
+  /**
+   * Delivers `alerts`; `stored[i]` is what the job keeps for `alerts[i]` (the
+   * queued form before throttling annotated it), written back when part of the
+   * job is done, so a retry starts after what was delivered or dead-lettered
+   * and decides (and annotates) the rest exactly as this run did.
+   */
+  private async deliver(job: Job<DeliveryJobData>, alerts: QueuedAlert[], stored: readonly QueuedAlert[] = alerts): Promise<void> {
+    const { o } = this;
+    let pending = alerts;
+    let pendingStored = stored;
+    for (;;) {
+      const result = await this.attempt(job, pending);
+      if (result.kind === 'delivered') return;
+      const deliveredCount = Math.min(result.delivered ?? 0, pending.length);
+      const remaining = pending.slice(deliveredCount);
+      const remainingStored = pendingStored.slice(deliveredCount);
+      const attempt = job.attemptsMade + 1;
+      // A permanent failure the sink pins on one alert (it reports how many went
+      // before it) is that alert's alone: it is dead-lettered and the alerts after
+      // it are delivered, so one bad alert never takes down the rest of a job
+      // that group commit filled from many senders. Without `delivered` (a batch
+      // sent as one request) the whole batch shares the failure.
+      if (result.kind === 'permanent' && result.delivered !== undefined && remaining.length > 1) {
+        o.metrics.failed.inc({ ...this.labels, kind: 'permanent' }, 1);
+        await this.deadLetter(job, remaining.slice(0, 1), result.reason, 'permanent', attempt);
+        pending = remaining.slice(1);
+        pendingStored = remainingStored.slice(1);
+        // Recorded before going on: a retry of this job (or another hub after a
+        // crash) neither resends nor re-dead-letters what is behind it.
+        await this.storeRemaining(job, pendingStored);
+        continue;
+      }
+      o.metrics.failed.inc({ ...this.labels, kind: result.kind }, remaining.length);
+      // A retryable failure (network, 5xx, 429, timeout) says how the receiver is
+      // doing, not what is wrong with the alert: the rest of the batch waits behind it.
+      if (result.kind === 'retryable' && attempt < o.delivery.attempts) {
+        if (deliveredCount > 0) await this.storeRemaining(job, remainingStored);
+        throw new RetryableDeliveryError(result.reason, result.retryAfterMs);
+      }
+      await this.deadLetter(job, remaining, result.reason, result.kind === 'permanent' ? 'permanent' : 'exhausted', attempt);
+      return;
+    }
+  }
+
+  private async storeRemaining(job: Job<DeliveryJobData>, remaining: readonly QueuedAlert[]): Promise<void> {
+    // A summary job carries its alert in `summary`, not in `alerts`.
+    if (job.name !== SUMMARY_JOB) await job.updateData({ ...job.data, alerts: [...remaining] });
+  }
+
+  /** One call to the sink; counts what it delivered. */
+  private async attempt(job: Job<DeliveryJobData>, alerts: QueuedAlert[]): Promise<DeliveryResult> {
     const { o, labels } = this;
     let result: DeliveryResult;
     try {
@@ -138,20 +191,15 @@ export class DestinationWorker {
       // One observation per alert (they share the batch's ingest time); the label child is resolved once.
       for (let i = 0; i < deliveredCount; i++) this.latency.observe(seconds);
     }
-    if (result.kind === 'delivered') return;
+    return result;
+  }
 
-    const remaining = alerts.slice(deliveredCount);
-    o.metrics.failed.inc({ ...labels, kind: result.kind }, remaining.length);
-    const attempt = job.attemptsMade + 1;
-    if (result.kind === 'retryable' && attempt < o.delivery.attempts) {
-      if (deliveredCount > 0) await job.updateData({ ...job.data, alerts: remaining });
-      throw new RetryableDeliveryError(result.reason, result.retryAfterMs);
-    }
+  private async deadLetter(job: Job<DeliveryJobData>, alerts: readonly QueuedAlert[], reason: string, kind: DeadLetterEntry['kind'], attempts: number): Promise<void> {
+    const { o } = this;
     const failedAt = new Date().toISOString();
-    const kind = result.kind === 'permanent' ? 'permanent' : 'exhausted';
-    const entries: DeadLetterEntry[] = remaining.map((queued) => ({ destination: o.name, alert: queuedAlertObject(queued), reason: result.reason, kind, attempts: attempt, failedAt }));
+    const entries: DeadLetterEntry[] = alerts.map((queued) => ({ destination: o.name, alert: queuedAlertObject(queued), reason, kind, attempts, failedAt }));
     await o.deadLetters.add(entries);
-    o.metrics.deadLettered.inc(labels, entries.length);
-    o.logger.warn({ jobId: job.id, alerts: entries.length, reason: result.reason, kind, attempts: attempt }, 'alerts dead-lettered');
+    o.metrics.deadLettered.inc(this.labels, entries.length);
+    o.logger.warn({ jobId: job.id, alerts: entries.length, reason, kind, attempts }, 'alerts dead-lettered');
   }
 }

@@ -15,6 +15,8 @@ const RETENTION_MS = 24 * 3600 * 1000;
 export interface ThrottleOutcome {
   /** Alerts to deliver; those that report earlier suppressed repeats are annotated. */
   readonly admitted: Alert[];
+  /** For each admitted alert, its index in the input. */
+  readonly admittedIndexes: number[];
   readonly suppressed: number;
   /** Alerts that opened suppression in a window: a summary is due when the window ends. */
   readonly firstSuppressed: Array<{ readonly key: string; readonly alert: Alert; readonly delayMs: number }>;
@@ -57,18 +59,21 @@ export class Throttle {
     });
     const results = (await pipeline.exec()) ?? [];
     const admitted: Alert[] = [];
+    const admittedIndexes: number[] = [];
     const firstSuppressed: Array<{ key: string; alert: Alert; delayMs: number }> = [];
     let suppressed = 0;
     results.forEach(([error, value], i) => {
       if (error) throw error;
       const n = Number(value);
-      if (n >= 0) admitted.push(n === 0 ? alerts[i] : this.annotate(alerts[i], n));
-      else {
+      if (n >= 0) {
+        admitted.push(n === 0 ? alerts[i] : this.annotate(alerts[i], n));
+        admittedIndexes.push(i);
+      } else {
         suppressed++;
         if (n <= -2) firstSuppressed.push({ key: alertKeys[i], alert: alerts[i], delayMs: -n - 2 });
       }
     });
-    return { admitted, suppressed, firstSuppressed };
+    return { admitted, admittedIndexes, suppressed, firstSuppressed };
   }
 
   /** Takes the suppressed count for a summary (0 if a delivered alert already reported it). */

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { validateHeaderValue } from 'node:http';
 import type { Alert } from '@peregrine/alert';
 import { deliverInOrder, guarded } from '../batch.ts';
 import { encodeAlert } from '../falco/falcosidekick-json.ts';
@@ -94,6 +95,16 @@ export class WebhookSink implements Sink {
 
   private async send(body: string, alertId: string | undefined, ctx: DeliveryContext): Promise<DeliveryResult> {
     const { settings } = this;
+    if (alertId !== undefined) {
+      // The hub refuses such uuids at ingest; jobs queued before that check, or
+      // alerts from other producers, still reach here. This alert's failure only:
+      // a thrown ERR_INVALID_CHAR would otherwise read as a failure of the batch.
+      try {
+        validateHeaderValue('x-peregrine-alert-id', alertId);
+      } catch (e) {
+        return { kind: 'permanent', reason: `alert uuid ${JSON.stringify(alertId.slice(0, 60))} cannot be sent in the X-Peregrine-Alert-Id header (${(e as Error).message}); fix the sender's uuid and replay` };
+      }
+    }
     let headers = this.baseHeaders;
     if (alertId !== undefined || settings.hmacSecret !== undefined) {
       const extra: Record<string, string> = { ...headers };

@@ -1,0 +1,129 @@
+// Regression tests for issue 13 ("Hardening"): each attack against a real hub
+// (real Redis, real HTTP receivers), asserting the fixed behaviour.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Queue } from 'bullmq';
+import { encodeAlert } from '@peregrine/sinks';
+import { startHttpReceiver, startTestRedis } from '@peregrine/testkit';
+import type { HttpReceiver, ReceivedRequest, TestRedis } from '@peregrine/testkit';
+import { HubKeys } from '../src/redis/keys.ts';
+import { alert, eventually, falcoAlert, startTestHub } from './support.ts';
+import type { TestHub } from './support.ts';
+
+interface DeadLetterListing {
+  total: number;
+  entries: Array<{ id?: string; alert: { uuid: string; rule: string; output: string }; reason: string; kind: string; attempts: number }>;
+}
+
+/** uuid → number of 2xx deliveries, from the webhook's one-request-per-alert bodies. */
+function deliveriesByUuid(requests: readonly ReceivedRequest[]): Map<string, number> {
+  const seen = new Map<string, number>();
+  for (const r of requests) {
+    const uuid = (JSON.parse(r.body) as { uuid: string }).uuid;
+    seen.set(uuid, (seen.get(uuid) ?? 0) + 1);
+  }
+  return seen;
+}
+
+describe('hardening: one alert cannot fail the others', () => {
+  let redis: TestRedis;
+  let receiver: HttpReceiver;
+  let t: TestHub;
+
+  before(async () => {
+    redis = await startTestRedis();
+    receiver = await startHttpReceiver();
+    t = await startTestHub(redis.url, {
+      delivery: { attempts: 3, backoffInitialMs: 50, backoffMaxMs: 200, timeoutMs: 5000 },
+      // One request per alert (the X-Peregrine-Alert-Id mode).
+      destinations: { hook: { type: 'webhook', settings: { address: `${receiver.url}/in` } } },
+    });
+  });
+
+  after(async () => {
+    await t.hub.close();
+    await receiver.close();
+    await redis.stop();
+  });
+
+  const deadLetters = async (): Promise<DeadLetterListing> => JSON.parse((await t.get('/v1/deadletter?destination=hook&limit=1000')).text) as DeadLetterListing;
+
+  test('a uuid with CR/LF is a 400 naming `uuid` at both ingest routes, and nothing of that request is queued', async () => {
+    const before = receiver.attempts.length;
+    const batch = ['good-1', 'bad\r\nX-Injected: 1', 'good-3', 'good-4'].map((uuid) => falcoAlert({ rule: 'crlf batch', uuid }));
+    const res = await t.post('/v1/alerts', batch);
+    assert.equal(res.status, 400);
+    assert.match(String(res.json.message), /^alert \[1\]: uuid: must be a UUID or up to 128 visible ASCII characters/);
+    const single = await t.post('/', falcoAlert({ rule: 'crlf single', uuid: 'x\ny' }));
+    assert.equal(single.status, 400);
+    assert.match(String(single.json.message), /^uuid: /);
+    // All or nothing: a later good request is delivered, and nothing of the refused ones arrived.
+    assert.equal((await t.post('/', falcoAlert({ rule: 'after crlf', uuid: 'after-crlf' }))).status, 202);
+    await receiver.waitFor((rs) => rs.some((r) => r.body.includes('after-crlf')));
+    const fresh = receiver.attempts.slice(before).map((r) => (JSON.parse(r.body) as { uuid: string }).uuid);
+    assert.deepEqual(fresh, ['after-crlf']);
+  });
+
+  test('group commit: 5 bad uuids among 200 concurrent POST / are refused, the other 195 are each delivered exactly once', async () => {
+    const uuids = Array.from({ length: 200 }, (_, i) => (i % 40 === 7 ? `bad-${i}\r\nX-Injected: ${i}` : `gc-${i}`));
+    const answers = await Promise.all(uuids.map((uuid) => t.post('/', falcoAlert({ rule: 'group commit', uuid }))));
+    uuids.forEach((uuid, i) => assert.equal(answers[i].status, uuid.startsWith('bad') ? 400 : 202, `${JSON.stringify(uuid)}: ${JSON.stringify(answers[i].json)}`));
+    const good = uuids.filter((u) => u.startsWith('gc-'));
+    assert.equal(good.length, 195);
+    await receiver.waitFor((rs) => good.every((u) => rs.some((r) => r.body.includes(`"${u}"`))), 30_000);
+    const seen = deliveriesByUuid(receiver.requests);
+    for (const u of good) assert.equal(seen.get(u), 1, `${u} delivered once`);
+    assert.equal((await deadLetters()).total, 0);
+  });
+
+  test('the receiver refusing one alert (422) dead-letters that alert alone; the others of its job are delivered exactly once', async () => {
+    receiver.respond = (req) => (req.headers['x-peregrine-alert-id'] === 'refused-2' ? { status: 422, body: 'unprocessable' } : { status: 200 });
+    try {
+      const uuids = ['refused-1', 'refused-2', 'refused-3', 'refused-4'];
+      // One request, so one job: the alerts after the refused one share its job.
+      assert.equal((await t.post('/v1/alerts', uuids.map((uuid) => falcoAlert({ rule: 'one refused', uuid })))).status, 202);
+      let listing: DeadLetterListing = { total: 0, entries: [] };
+      await eventually(async () => {
+        listing = await deadLetters();
+        return listing.total === 1;
+      }, 20_000, 'the refused alert dead-lettered');
+      await receiver.waitFor((rs) => ['refused-1', 'refused-3', 'refused-4'].every((u) => rs.some((r) => r.headers['x-peregrine-alert-id'] === u)));
+      assert.equal(listing.entries[0].alert.uuid, 'refused-2');
+      assert.equal(listing.entries[0].kind, 'permanent');
+      assert.match(listing.entries[0].reason, /HTTP 422/);
+      const seen = deliveriesByUuid(receiver.requests);
+      for (const u of ['refused-1', 'refused-3', 'refused-4']) assert.equal(seen.get(u), 1, `${u} delivered once`);
+      assert.equal(seen.get('refused-2'), undefined);
+      assert.equal(receiver.attempts.filter((r) => r.headers['x-peregrine-alert-id'] === 'refused-2').length, 1, 'a permanent failure is not retried');
+      // Once the receiver takes it, a replay delivers it.
+      receiver.respond = () => ({ status: 200 });
+      assert.equal((await t.post('/v1/deadletter/replay', { all: true })).status, 202);
+      await receiver.waitFor((rs) => rs.some((r) => r.headers['x-peregrine-alert-id'] === 'refused-2'));
+      assert.equal((await deadLetters()).total, 0);
+    } finally {
+      receiver.respond = () => ({ status: 200 });
+    }
+  });
+
+  test('a job queued before the uuid check (a CR/LF uuid already in Redis): the sink fails that alert alone, the rest of the job is delivered once', async () => {
+    const queue = new Queue(new HubKeys('{peregrine}').queueName('hook'), { connection: { url: redis.url }, prefix: '{peregrine}' });
+    try {
+      const jobAlerts = ['queued-1', 'bad\r\nX-Injected: 1', 'queued-3', 'queued-4'].map((uuid) => encodeAlert({ ...alert({ rule: 'queued before the check' }), uuid }));
+      await queue.add('deliver', { alerts: jobAlerts, receivedAt: Date.now() }, { attempts: 1_000_000, backoff: { type: 'peregrine' }, removeOnComplete: true });
+      await receiver.waitFor((rs) => ['queued-1', 'queued-3', 'queued-4'].every((u) => rs.some((r) => r.headers['x-peregrine-alert-id'] === u)), 20_000);
+      let listing: DeadLetterListing = { total: 0, entries: [] };
+      await eventually(async () => {
+        listing = await deadLetters();
+        return listing.total === 1;
+      }, 20_000, 'the bad alert dead-lettered').catch(async (e: Error) => assert.fail(`${e.message}: ${JSON.stringify(await deadLetters())} ${JSON.stringify(await queue.getJobCounts())} ${JSON.stringify((await queue.getJobs(['failed'])).map((j) => j.failedReason))}`));
+      assert.equal(listing.entries[0].alert.uuid, 'bad\r\nX-Injected: 1');
+      assert.equal(listing.entries[0].kind, 'permanent');
+      assert.match(listing.entries[0].reason, /X-Peregrine-Alert-Id/);
+      const seen = deliveriesByUuid(receiver.requests);
+      for (const u of ['queued-1', 'queued-3', 'queued-4']) assert.equal(seen.get(u), 1, `${u} delivered once`);
+      assert.ok(receiver.attempts.every((r) => r.headers['x-injected'] === undefined), 'no header was injected');
+    } finally {
+      await queue.close();
+    }
+  });
+});
