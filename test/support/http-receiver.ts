@@ -8,6 +8,8 @@ export interface ReceivedRequest {
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
   readonly body: string;
+  /** The body's bytes as received (e.g. still gzip-encoded). */
+  readonly raw: Buffer;
   /** Date.now() when the request ended. */
   readonly receivedAt: number;
 }
@@ -59,7 +61,8 @@ export async function startHttpReceiver(): Promise<HttpReceiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const request: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), receivedAt: Date.now() };
+      const raw = Buffer.concat(chunks);
+      const request: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: raw.toString('utf8'), raw, receivedAt: Date.now() };
       let answer: Answer;
       try {
         answer = receiver.respond(request);
