@@ -4,31 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DecodeError, countRecords, decodeBatch } from '../ts/decode.ts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CaptureFormatError, CaptureReader, CHUNK_HEADER_SIZE, ChunkType, FILE_HEADER_SIZE } from '../ts/capture.ts';
+import { DecodeError, countRecords, decodeBatch, forEachRecord, newDecodeStats, records, type RawEvent } from '../ts/decode.ts';
 import { DESC_SIZE, H, HEADER_SIZE, Kind, SYSCALLS, SYSCALL_BY_NAME, Tag, adaptiveSyscalls, buildSyscallTable } from '../ts/layout.ts';
-
-function record(kind: number, syscall: number, blobs: Array<[number, Buffer]>, res = -2): Buffer {
-  const body = Buffer.concat(blobs.map(([tag, b]) => {
-    const p = Buffer.alloc(4);
-    p.writeUInt16LE(tag, 0);
-    p.writeUInt16LE(b.length, 2);
-    return Buffer.concat([p, b]);
-  }));
-  const h = Buffer.alloc(HEADER_SIZE);
-  h.writeUInt32LE(HEADER_SIZE + body.length, H.len);
-  h.writeUInt16LE(kind, H.kind);
-  h.writeUInt16LE(syscall, H.syscall);
-  h.writeBigUInt64LE(123456789n, H.tsNs);
-  h.writeUInt32LE(42, H.tid);
-  h.writeUInt32LE(41, H.pid);
-  h.writeUInt32LE(1, H.ppid);
-  h.writeUInt16LE(blobs.length, H.nblobs);
-  h.writeBigInt64LE(BigInt(res), H.res);
-  h.write('cat', H.comm, 'latin1');
-  h.writeBigInt64LE(-100n, H.args); // AT_FDCWD
-  h.writeBigUInt64LE(0x241n, H.args + 16);
-  return Buffer.concat([h, body]);
-}
+import { record, sampleRecords, writeSmallCapture } from './records.ts';
 
 describe('layout and decoder', () => {
   test('the syscall table has one 12-byte entry per raw number, ids follow enum pg_syscall', () => {
@@ -76,5 +58,100 @@ describe('layout and decoder', () => {
     const rec = record(Kind.SYSCALL, 2, [[99, Buffer.from('future')], [Tag.PATH0, Buffer.from('/etc/x')]]);
     const [e] = decodeBatch(rec);
     assert.equal(e.path0, '/etc/x');
+  });
+});
+
+describe('lenient batch walk (DecodeStats)', () => {
+  const good = (): Buffer => record(Kind.SYSCALL, SYSCALL_BY_NAME.get('openat')!.id, [[Tag.PATH0, Buffer.from('/etc/x')]]);
+  const withKind = (kind: number): Buffer => {
+    const r = good();
+    r.writeUInt16LE(kind, H.kind);
+    return r;
+  };
+
+  test('a framed record with a bad kind, syscall id or blob is counted and skipped; the rest decode', () => {
+    const badSyscall = good();
+    badSyscall.writeUInt16LE(999, H.syscall);
+    const overrun = good();
+    overrun.writeUInt16LE(200, HEADER_SIZE + 2);
+    const parts = [good(), withKind(9), good(), badSyscall, overrun, good()];
+    const batch = Buffer.concat(parts);
+    const stats = newDecodeStats();
+    const events = decodeBatch(batch, stats);
+    assert.equal(events.length, 3);
+    assert.ok(events.every((e) => e.path0 === '/etc/x'));
+    assert.deepEqual({ ...stats, firstProblem: undefined }, { records: 3, malformedRecords: 3, droppedBytes: 0, truncatedBatches: 0, firstProblem: undefined });
+    assert.equal(stats.firstProblem, `unknown record kind 9 at byte ${parts[0].length}`);
+    // Strict (no stats): the same batch throws at the first bad record.
+    assert.throws(() => decodeBatch(batch), /unknown record kind 9 at byte \d+/);
+  });
+
+  test('a record length below the header size or past the batch stops that batch; the rest is dropped bytes', () => {
+    for (const badLen of [0, 7, HEADER_SIZE - 1, 100_000]) {
+      const bad = good();
+      bad.writeUInt32LE(badLen, H.len);
+      const batch = Buffer.concat([good(), bad, good()]);
+      const stats = newDecodeStats();
+      const seen: RawEvent[] = [];
+      assert.equal(forEachRecord(batch, (e) => seen.push(e), stats), 1, `length ${badLen}`);
+      assert.equal(seen.length, 1);
+      assert.equal(stats.malformedRecords, 1);
+      assert.equal(stats.truncatedBatches, 1);
+      assert.equal(stats.droppedBytes, batch.length - good().length);
+      assert.equal(stats.firstProblem, `bad record length ${badLen} at byte ${good().length}`);
+    }
+  });
+
+  test('a batch ending inside a record header drops those bytes', () => {
+    const batch = Buffer.concat([good(), good().subarray(0, 50)]);
+    const stats = newDecodeStats();
+    assert.equal(decodeBatch(batch, stats).length, 1);
+    assert.deepEqual([stats.malformedRecords, stats.droppedBytes, stats.truncatedBatches], [1, 50, 1]);
+    assert.match(stats.firstProblem ?? '', /truncated record header \(50 bytes left in the batch\)/);
+  });
+
+  test('stats total across batches, and the generator walk agrees with the callback walk', () => {
+    const stats = newDecodeStats();
+    const sample = Buffer.concat(sampleRecords());
+    const damaged = Buffer.concat([good(), withKind(0), good()]);
+    const fromGenerator = [...records(sample, stats), ...records(damaged, stats)];
+    const fromCallback = [...decodeBatch(sample), ...decodeBatch(damaged, newDecodeStats())];
+    assert.deepEqual(fromGenerator, fromCallback);
+    assert.equal(stats.records, sampleRecords().length + 2);
+    assert.equal(stats.malformedRecords, 1);
+    assert.equal(stats.firstProblem, `unknown record kind 0 at byte ${good().length}`, 'the first problem is kept');
+  });
+
+  test("a capture read with records: 'decoder' replays past a damaged record instead of aborting", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pg-lenient-'));
+    try {
+      const file = join(dir, 'damaged.pgcap');
+      const { records: total } = await writeSmallCapture(file, 2);
+      const b = readFileSync(file);
+      const firstRecord = FILE_HEADER_SIZE + b.readUInt32LE(12) + CHUNK_HEADER_SIZE;
+      const secondRecord = firstRecord + b.readUInt32LE(firstRecord);
+      b.writeUInt32LE(3, secondRecord); // an untrustworthy length in the first chunk
+      writeFileSync(file, b);
+
+      const strict = await CaptureReader.open(file);
+      await assert.rejects(async () => {
+        for await (const _c of strict.chunks());
+      }, CaptureFormatError);
+      await strict.close();
+
+      const reader = await CaptureReader.open(file, { records: 'decoder' });
+      const stats = newDecodeStats();
+      const events: RawEvent[] = [];
+      for await (const c of reader.chunks()) if (c.type === ChunkType.EVENTS) for (const e of records(c.payload, stats)) events.push(e);
+      await reader.close();
+      assert.equal(reader.complete, true);
+      const perChunk = total / 2;
+      assert.equal(events.length, 1 + perChunk, 'the first record of chunk 1, then all of chunk 2');
+      assert.equal(stats.malformedRecords, 1);
+      assert.equal(stats.truncatedBatches, 1);
+      assert.equal(stats.droppedBytes, Buffer.concat(sampleRecords()).length - (secondRecord - firstRecord));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -194,6 +194,18 @@ function metadataProblem(m: unknown): string | undefined {
   return undefined;
 }
 
+export interface CaptureReadOptions {
+  /**
+   * 'check' (default): an events chunk whose records are not framed back to
+   * back, or whose record count disagrees with its header, is a
+   * CaptureFormatError. 'decoder': events chunks are yielded as stored (the
+   * chunk framing is still checked) and the caller walks them with
+   * forEachRecord/records and a DecodeStats, which counts and skips malformed
+   * records, so one damaged record does not abort a whole replay.
+   */
+  readonly records?: 'check' | 'decoder';
+}
+
 /** Reads a capture file chunk by chunk without loading it whole. */
 export class CaptureReader {
   /** True once the end marker was read (false for a capture cut short, e.g. by a crash). */
@@ -207,6 +219,7 @@ export class CaptureReader {
     private pos: number,
     /** File size when opened: every length read from the file is checked against what remains. */
     private readonly size: number,
+    private readonly checkRecords: boolean,
   ) {}
 
   /**
@@ -214,7 +227,7 @@ export class CaptureReader {
    * capture, of another version, or whose header or metadata is damaged is a
    * CaptureFormatError naming the file, the byte offset and the reason.
    */
-  static async open(path: string): Promise<CaptureReader> {
+  static async open(path: string, options: CaptureReadOptions = {}): Promise<CaptureReader> {
     const fh = await open(path, 'r');
     try {
       const size = (await fh.stat()).size;
@@ -251,7 +264,7 @@ export class CaptureReader {
       if (problem) throw new CaptureFormatError(path, FILE_HEADER_SIZE, problem);
       const metadata = parsed as CaptureMetadata;
       const header = { formatVersion, layoutVersion, bootEpochNs: h.readBigUInt64LE(16), metadata };
-      return new CaptureReader(path, header, fh, FILE_HEADER_SIZE + metaLen, size);
+      return new CaptureReader(path, header, fh, FILE_HEADER_SIZE + metaLen, size, options.records !== 'decoder');
     } catch (err) {
       await fh.close();
       throw err;
@@ -289,7 +302,9 @@ export class CaptureReader {
       const payload = len === 0 ? Buffer.alloc(0) : await readExactly(this.fh, start, len);
       if (payload.length < len) return; // the file shrank since it was opened
       this.pos = start + len;
-      if (type === ChunkType.EVENTS) {
+      if (type === ChunkType.EVENTS && !this.checkRecords) {
+        yield { type, payload, count, offset: at };
+      } else if (type === ChunkType.EVENTS) {
         let n: number;
         try {
           n = countRecords(payload);

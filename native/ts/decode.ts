@@ -208,8 +208,9 @@ function cString(buf: Buffer, start: number, max: number): string {
   return buf.toString('utf8', start, end);
 }
 
-/** Decodes the record at `off`; returns it and the offset of the next one. */
+/** Decodes the record at `off` (the next one starts `len` bytes later); a malformed record throws DecodeError. */
 export function decodeRecord(buf: Buffer, dv: DataView, off: number): RawEvent {
+  if (off + HEADER_SIZE > buf.length) throw new DecodeError('truncated record header', off);
   const len = dv.getUint32(off + H.len, true);
   if (len < HEADER_SIZE || off + len > buf.length) throw new DecodeError(`bad record length ${len}`, off);
   const kindCode = dv.getUint16(off + H.kind, true);
@@ -277,24 +278,116 @@ export function decodeRecord(buf: Buffer, dv: DataView, off: number): RawEvent {
   return ev;
 }
 
-/** Calls `fn` for each record of a batch, in order. */
-export function forEachRecord(batch: Buffer, fn: (ev: RawEvent) => void): number {
-  const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-  let off = 0;
-  let n = 0;
-  while (off < batch.length) {
-    if (off + HEADER_SIZE > batch.length) throw new DecodeError('truncated record header', off);
+/**
+ * What a lenient batch walk skipped instead of throwing. Pass the same object
+ * for every batch of a run (a replay, a live session) to total them.
+ */
+export interface DecodeStats {
+  /** Records decoded and handed to the caller. */
+  records: number;
+  /**
+   * Malformed records: framed (their length fits the batch) but not decodable
+   * (unknown kind or syscall id, a blob overrunning the record) and skipped,
+   * plus each record whose length could not be trusted (see droppedBytes).
+   */
+  malformedRecords: number;
+  /**
+   * Bytes left undecoded after a record whose length is below the header size
+   * or runs past its batch: the next record cannot be found, so the rest of
+   * that batch (from that record on) is dropped.
+   */
+  droppedBytes: number;
+  /** Batches cut short that way. */
+  truncatedBatches: number;
+  /** The first problem seen, with its byte offset inside its batch (later ones are only counted). */
+  firstProblem?: string;
+}
+
+export function newDecodeStats(): DecodeStats {
+  return { records: 0, malformedRecords: 0, droppedBytes: 0, truncatedBatches: 0 };
+}
+
+/** The length of the record at `off` when the batch frames it (header fits, length within the batch), else why not. */
+function frameLength(batch: Buffer, dv: DataView, off: number): number | DecodeError {
+  if (off + HEADER_SIZE > batch.length) return new DecodeError(`truncated record header (${batch.length - off} bytes left in the batch)`, off);
+  const len = dv.getUint32(off + H.len, true);
+  if (len < HEADER_SIZE || len > batch.length - off) return new DecodeError(`bad record length ${len}`, off);
+  return len;
+}
+
+interface Cursor {
+  off: number;
+}
+
+/**
+ * Decodes the record at `cur.off` and moves the cursor past it. Strict (no
+ * stats): a problem throws DecodeError. Lenient: a framed but undecodable
+ * record is counted and skipped (returns undefined); an unframed one is
+ * counted, the rest of the batch is counted as dropped bytes, and the cursor
+ * moves to the end of the batch.
+ */
+function step(batch: Buffer, dv: DataView, cur: Cursor, stats: DecodeStats | undefined): RawEvent | undefined {
+  const off = cur.off;
+  const len = frameLength(batch, dv, off);
+  if (typeof len !== 'number') {
+    if (!stats) throw len;
+    stats.malformedRecords++;
+    stats.firstProblem ??= len.message;
+    stats.droppedBytes += batch.length - off;
+    stats.truncatedBatches++;
+    cur.off = batch.length;
+    return undefined;
+  }
+  cur.off = off + len;
+  if (!stats) return decodeRecord(batch, dv, off);
+  try {
     const ev = decodeRecord(batch, dv, off);
-    off += dv.getUint32(off, true);
+    stats.records++;
+    return ev;
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err;
+    stats.malformedRecords++;
+    stats.firstProblem ??= err.message;
+    return undefined;
+  }
+}
+
+/**
+ * Calls `fn` for each record of a batch, in order; returns how many it decoded.
+ * Without `stats` a malformed record throws DecodeError (a batch from the
+ * probe is trusted); with `stats` it is counted there and skipped, so one bad
+ * record does not abort a whole replay (see DecodeStats).
+ */
+export function forEachRecord(batch: Buffer, fn: (ev: RawEvent) => void, stats?: DecodeStats): number {
+  const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  const cur: Cursor = { off: 0 };
+  let n = 0;
+  while (cur.off < batch.length) {
+    const ev = step(batch, dv, cur, stats);
+    if (ev === undefined) continue;
     n++;
     fn(ev);
   }
   return n;
 }
 
-export function decodeBatch(batch: Buffer): RawEvent[] {
+/**
+ * The same walk as forEachRecord, as a generator for pull-based consumers
+ * (a replay that applies state as each event is pulled).
+ */
+export function* records(batch: Buffer, stats?: DecodeStats): Generator<RawEvent, void, undefined> {
+  const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  const cur: Cursor = { off: 0 };
+  while (cur.off < batch.length) {
+    const ev = step(batch, dv, cur, stats);
+    if (ev !== undefined) yield ev;
+  }
+}
+
+/** Every record of a batch; with `stats`, malformed records are counted and skipped (see forEachRecord). */
+export function decodeBatch(batch: Buffer, stats?: DecodeStats): RawEvent[] {
   const out: RawEvent[] = [];
-  forEachRecord(batch, (ev) => out.push(ev));
+  forEachRecord(batch, (ev) => out.push(ev), stats);
   return out;
 }
 
