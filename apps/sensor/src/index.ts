@@ -20,3 +20,5 @@ export { captureEvents, recordCapture, UnknownSyscallError, type RecordCaptureOp
 export { compileSyscallRules, syscallsForRules, type SyscallRules, type SyscallRulesOptions, type SyscallSet } from './pipeline/rules.ts';
 export { createEvaluator, type AlertEmitter, type EvaluationStats } from './pipeline/evaluate.ts';
 export { replayCapture, type ReplayOptions, type ReplaySummary } from './pipeline/replay.ts';
+// Alert outputs: stdout, file, hub (batches, gzip, TLS, retries) and its on-disk spool.
+export * from './output/index.ts';
