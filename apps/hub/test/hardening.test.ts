@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Queue } from 'bullmq';
-import { encodeAlert } from '@peregrine/sinks';
+import { encodeAlert, parseRetryAfter } from '@peregrine/sinks';
 import { startHttpReceiver, startTestRedis } from '@peregrine/testkit';
 import type { HttpReceiver, ReceivedRequest, TestRedis } from '@peregrine/testkit';
+import { DEFAULT_MAX_RETRY_DELAY_MS, RetryableDeliveryError, retryDelayMs } from '../src/delivery/backoff.ts';
 import { HubKeys } from '../src/redis/keys.ts';
 import { alert, eventually, falcoAlert, startTestHub } from './support.ts';
 import type { TestHub } from './support.ts';
@@ -125,5 +126,65 @@ describe('hardening: one alert cannot fail the others', () => {
     } finally {
       await queue.close();
     }
+  });
+});
+
+describe('hardening: a receiver cannot park a job for ever with Retry-After', () => {
+  let redis: TestRedis;
+  let receiver: HttpReceiver;
+  let t: TestHub;
+  // 310 digits of seconds is Infinity ms; 300 digits is finite but ~1e294 years; then a date in 9999.
+  const retryAfter: Record<string, string> = {
+    'ra-infinite': '9'.repeat(310),
+    'ra-huge': '9'.repeat(300),
+    'ra-year-9999': 'Fri, 31 Dec 9999 23:59:59 GMT',
+  };
+
+  before(async () => {
+    redis = await startTestRedis();
+    receiver = await startHttpReceiver();
+    receiver.respond = (req) => ({ status: 503, headers: { 'retry-after': retryAfter[String(req.headers['x-peregrine-alert-id'])] ?? '1' }, body: 'busy' });
+    t = await startTestHub(redis.url, {
+      delivery: { attempts: 3, backoffInitialMs: 50, backoffMaxMs: 200, maxRetryDelayMs: 300, timeoutMs: 5000 },
+      destinations: { hook: { type: 'webhook', settings: { address: `${receiver.url}/in` } } },
+    });
+  });
+
+  after(async () => {
+    await t.hub.close();
+    await receiver.close();
+    await redis.stop();
+  });
+
+  test('Retry-After of 310 digits, 300 digits or the year 9999: every attempt still runs, then the alert is dead-lettered', async () => {
+    const uuids = Object.keys(retryAfter);
+    for (const uuid of uuids) assert.equal((await t.post('/', falcoAlert({ rule: 'parked', uuid }))).status, 202);
+    let listing: DeadLetterListing = { total: 0, entries: [] };
+    await eventually(async () => {
+      listing = JSON.parse((await t.get('/v1/deadletter?destination=hook')).text) as DeadLetterListing;
+      return listing.total === uuids.length;
+    }, 20_000, 'all three dead-lettered after their attempts').catch((e: Error) => {
+      const attempts = uuids.map((u) => `${u}: ${receiver.attempts.filter((r) => r.headers['x-peregrine-alert-id'] === u).length} attempts`);
+      assert.fail(`${e.message} (${attempts.join(', ')}; a job waits on an unbounded Retry-After)`);
+    });
+    for (const uuid of uuids) assert.equal(receiver.attempts.filter((r) => r.headers['x-peregrine-alert-id'] === uuid).length, 3, uuid);
+    assert.deepEqual(listing.entries.map((e) => e.alert.uuid).sort(), [...uuids].sort());
+    for (const e of listing.entries) assert.equal(e.kind, 'exhausted');
+  });
+
+  test('the retry delay is finite and capped: parseRetryAfter ignores values that are no finite number, retryDelayMs caps at maxRetryDelayMs', () => {
+    assert.equal(parseRetryAfter('9'.repeat(310)), undefined);
+    assert.equal(parseRetryAfter(`${'9'.repeat(310)}.5`), undefined);
+    assert.equal(parseRetryAfter('120'), 120_000);
+    const config = { backoffInitialMs: 1000, backoffMaxMs: 8000, maxRetryDelayMs: 60_000 };
+    assert.equal(retryDelayMs(1, config, new RetryableDeliveryError('busy', Number('9'.repeat(300)) * 1000)), 60_000);
+    assert.equal(retryDelayMs(1, config, new RetryableDeliveryError('busy', parseRetryAfter('Fri, 31 Dec 9999 23:59:59 GMT'))), 60_000);
+    assert.equal(retryDelayMs(1, config, new RetryableDeliveryError('busy', 30_000)), 30_000, 'a Retry-After under the cap is honoured');
+    for (const bad of [Infinity, Number.NaN, -5]) {
+      const delay = retryDelayMs(1, config, new RetryableDeliveryError('busy', bad), () => 1);
+      assert.equal(delay, 1000, `${bad}: ignored, the backoff applies`);
+    }
+    assert.equal(retryDelayMs(30, { backoffInitialMs: 1000, backoffMaxMs: 10 ** 12, maxRetryDelayMs: 5000 }, undefined, () => 1), 5000, 'the backoff is capped too');
+    assert.equal(retryDelayMs(1, { backoffInitialMs: 1000, backoffMaxMs: 8000 }, new RetryableDeliveryError('busy', 10 ** 15)), DEFAULT_MAX_RETRY_DELAY_MS);
   });
 });

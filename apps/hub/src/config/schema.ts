@@ -54,7 +54,8 @@ export const deliverySchema = z
   .object({
     attempts: z.number().int().min(1).default(8).describe('Delivery attempts per alert batch before it is dead-lettered.'),
     backoffInitialMs: durationMs('First retry delay in ms; doubles each attempt, with equal jitter (half fixed, half random).').default(1000),
-    backoffMaxMs: durationMs('Upper bound of one retry delay in ms (a longer Retry-After is still honoured).').default(300_000),
+    backoffMaxMs: durationMs('Upper bound of one retry delay in ms (a longer Retry-After is still honoured, up to maxRetryDelayMs).').default(300_000),
+    maxRetryDelayMs: durationMs('Upper bound of any retry delay in ms, a receiver\'s Retry-After included (a longer one is cut to this; one too large to be a number is ignored), so no receiver can park a job for ever; the attempts still run out into the dead-letter set.').default(3_600_000),
     timeoutMs: z.number().int().positive().default(10_000).describe('Time allowed for one delivery attempt in ms (the sink is aborted after it).'),
     concurrency: z.number().int().min(1).default(4).describe('Deliveries in flight to this destination per hub process.'),
     maxBatch: z.number().int().min(1).max(10_000).default(100).describe('Most alerts handed to the sink in one delivery.'),
