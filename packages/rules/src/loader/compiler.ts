@@ -16,11 +16,13 @@ import type { Collector, RuleInfo } from './collector.ts';
 import { LoadFailure, WARNING_CODES, type DiagnosticSink, type Location, type WarningCode } from './diagnostics.ts';
 import { applyExceptions, exceptionFields } from './exceptions.ts';
 import { compileLists, substituteLists, type CompiledList } from './lists.ts';
-import { firstUnknown, resolveMacros } from './macros.ts';
+import { expansionShape, firstUnknown, resolveMacros, type MacroLookup } from './macros.ts';
 import { MappedText } from './mapped-text.ts';
 
 /** Falco sets this nesting cap for rule conditions. */
 const MAX_CONDITION_DEPTH = 1000;
+/** Ours: a rule's condition after macro expansion (upstream rules stay under a few hundred nodes each). */
+const MAX_EXPANDED_CONDITION_NODES = 50_000;
 
 /** Fields Falco flags as deprecated when they appear in an output (`falco_load_result.cpp`). */
 const DEPRECATED_OUTPUT_FIELDS = ['evt.dir', 'evt.latency', 'evt.latency.s', 'evt.latency.ns', 'evt.latency.human', 'evt.wait_latency'];
@@ -198,7 +200,7 @@ export function compileCollector(col: Collector, sink: DiagnosticSink, options: 
     macroText.set(m.name, text);
     macroAst.set(m.name, parse(text, m.ctx));
   }
-  const resolve = (expr: Expr, visible: ReadonlyMap<string, Expr>, text: MappedText, ctx: Location): Expr => {
+  const resolve = (expr: Expr, visible: MacroLookup, text: MappedText, ctx: Location): Expr => {
     const r = resolveMacros(expr, visible);
     const unknown = firstUnknown(r.unknown);
     if (r.error) throw new LoadFailure('LOAD_ERR_VALIDATE', r.error.message, positions.locate(r.error.pos, text, ctx));
@@ -209,10 +211,14 @@ export function compileCollector(col: Collector, sink: DiagnosticSink, options: 
     return r.expr;
   };
   for (const m of col.macros.values()) {
-    const visible = new Map<string, Expr>();
-    for (const other of col.macros.values()) {
-      if (other.index < m.visibility) visible.set(other.name, macroAst.get(other.name)!);
-    }
+    // The macros defined before this one, decided on lookup: copying them into
+    // a map per macro made loading N macros O(N²).
+    const visible: MacroLookup = {
+      get: (name) => {
+        const other = col.macros.get(name);
+        return other !== undefined && other.index < m.visibility ? macroAst.get(name) : undefined;
+      },
+    };
     macroAst.set(m.name, resolve(macroAst.get(m.name)!, visible, macroText.get(m.name)!, m.ctx));
   }
 
@@ -266,6 +272,24 @@ export function compileCollector(col: Collector, sink: DiagnosticSink, options: 
     const text = substituteLists(cond, lists);
     const parsed = parse(text, r.ctx);
     const condition = resolve(parsed, macroAst, text, r.ctx);
+    // Macros may nest and repeat each other without bound; past these limits
+    // the later passes (and the generated JS) would overflow the stack or run
+    // for hours, so the rule is refused with the reason instead.
+    const shape = expansionShape(condition);
+    if (shape.depth > MAX_CONDITION_DEPTH) {
+      throw new LoadFailure(
+        'LOAD_ERR_COMPILE_CONDITION',
+        `exceeded max depth limit of ${MAX_CONDITION_DEPTH} after macro expansion (the condition nests ${shape.depth} levels of and/or/not); flatten the chain of macros it uses`,
+        r.ctx,
+      );
+    }
+    if (shape.size > MAX_EXPANDED_CONDITION_NODES) {
+      throw new LoadFailure(
+        'LOAD_ERR_COMPILE_CONDITION',
+        `condition too large after macro expansion (${shape.size} nodes, limit ${MAX_EXPANDED_CONDITION_NODES}); a macro is probably used several times at each level of a chain of macros`,
+        r.ctx,
+      );
+    }
     const check = checkCondition(condition);
     const firstError = check.errors[0];
     if (firstError) {
