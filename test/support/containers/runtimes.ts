@@ -335,7 +335,7 @@ async function removeEverything(cri: CriTestClient | undefined, docker: DockerTe
     try {
       const { containers } = await cri.call<{ containers: Array<{ id: string }> }>('ListContainers', {});
       for (const c of containers) {
-        await cri.call('StopContainer', { container_id: c.id, timeout: 2 }).catch((e: Error) => errors.push(e.message));
+        await cri.call('StopContainer', { container_id: c.id, timeout: 0 }).catch((e: Error) => errors.push(e.message));
         await cri.call('RemoveContainer', { container_id: c.id }).catch((e: Error) => errors.push(e.message));
       }
       const { items } = await cri.call<{ items: Array<{ id: string }> }>('ListPodSandbox', {});

@@ -152,7 +152,7 @@ export class ContainerRegistry {
   info(id: string): ContainerInfo | undefined {
     if (id === 'host') return HOST_CONTAINER;
     const entry = this.touch(id) ?? this.add(id, id, 'containerd');
-    if (!entry.info) this.maybeLookup(entry);
+    if (!entry.info) void this.maybeLookup(entry);
     return entry.info;
   }
 
@@ -181,7 +181,7 @@ export class ContainerRegistry {
     });
   }
 
-  /** One poll round now (what the timer does every pollIntervalMs). */
+  /** One poll round now (what the timer does every pollIntervalMs); resolves once the new containers it found are looked up. */
   poll(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.polling ??= this.pollOnce().finally(() => {
@@ -214,7 +214,7 @@ export class ContainerRegistry {
       if (entry.fullId.length < match.fullId.length) entry.fullId = match.fullId;
       return match.id;
     }
-    this.maybeLookup(this.add(match.id, match.fullId, match.type));
+    void this.maybeLookup(this.add(match.id, match.fullId, match.type));
     return match.id;
   }
 
@@ -263,10 +263,10 @@ export class ContainerRegistry {
   }
 
   /** Starts a lookup unless one runs, one is scheduled, or the last failed one is too recent. */
-  private maybeLookup(entry: Entry): void {
-    if (this.closed || entry.inFlight || entry.retryTimer || entry.info) return;
-    if (entry.attempts > 0 && Date.now() - entry.lastAttemptAt < this.backoff(entry.attempts)) return;
-    void this.lookup(entry);
+  private maybeLookup(entry: Entry): Promise<void> | undefined {
+    if (this.closed || entry.inFlight || entry.retryTimer || entry.info) return undefined;
+    if (entry.attempts > 0 && Date.now() - entry.lastAttemptAt < this.backoff(entry.attempts)) return undefined;
+    return this.lookup(entry);
   }
 
   private backoff(attempts: number): number {
@@ -330,6 +330,7 @@ export class ContainerRegistry {
   private async pollOnce(): Promise<void> {
     this.counters.polls++;
     const listed = new Set<string>();
+    const started: Array<Promise<void>> = [];
     let allAnswered = true;
     for (const provider of this.providers) {
       let ids: string[] | undefined;
@@ -351,9 +352,12 @@ export class ContainerRegistry {
         const entry = this.entries.get(id) ?? this.add(id, fullId, provider.name.startsWith('docker:') ? 'docker' : 'containerd');
         entry.goneSince = undefined;
         if (entry.fullId.length < fullId.length) entry.fullId = fullId;
-        this.maybeLookup(entry);
+        const lookup = this.maybeLookup(entry);
+        if (lookup) started.push(lookup);
       }
     }
+    // A poll round ends when the containers it discovered are described (lookups never throw).
+    await Promise.all(started);
     if (this.closed) return;
     // Expire containers no runtime lists any more (only when every runtime answered: an outage is not a death).
     const now = Date.now();
