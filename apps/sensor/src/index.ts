@@ -22,3 +22,5 @@ export { createEvaluator, type AlertEmitter, type EvaluationStats } from './pipe
 export { replayCapture, type ReplayOptions, type ReplaySummary } from './pipeline/replay.ts';
 // Alert outputs: stdout, file, hub (batches, gzip, TLS, retries) and its on-disk spool.
 export * from './output/index.ts';
+// Containers: cgroup path → container id, runtime metadata (Docker Engine API, CRI), the async registry.
+export * from './containers/index.ts';
