@@ -84,10 +84,9 @@ export const SAMPLE_METADATA: CaptureMetadata = {
   processes: [{ pid: 41, ppid: 1, comm: 'bash', argv: ['bash'], uid: 0, gid: 0, tty: 0, pgid: 41, sid: 41 }],
 };
 
-/** Writes a small valid capture: `batches` events chunks of the sample records, stats and the end marker. */
-export async function writeSmallCapture(path: string, batches = 2): Promise<{ records: number }> {
+/** Writes a small valid capture: `batches` events chunks of `recs` (the sample records), stats and the end marker. */
+export async function writeSmallCapture(path: string, batches = 2, recs: readonly Buffer[] = sampleRecords()): Promise<{ records: number }> {
   const w = CaptureWriter.create(path, SAMPLE_METADATA, 1_700_000_000_000_000_000n);
-  const recs = sampleRecords();
   for (let i = 0; i < batches; i++) w.writeBatch(Buffer.concat(recs), recs.length);
   await w.close({ kernel: { events: recs.length * batches, dropsBuffer: 0 }, user: { drops: 0 } });
   return { records: recs.length * batches };
