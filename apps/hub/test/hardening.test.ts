@@ -8,6 +8,9 @@ import { startHttpReceiver, startTestRedis } from '@peregrine/testkit';
 import type { HttpReceiver, ReceivedRequest, TestRedis } from '@peregrine/testkit';
 import { DEFAULT_MAX_RETRY_DELAY_MS, RetryableDeliveryError, retryDelayMs } from '../src/delivery/backoff.ts';
 import { HubKeys } from '../src/redis/keys.ts';
+import pino from 'pino';
+import { parseHubConfig, startHub } from '../src/index.ts';
+import type { RunningHub } from '../src/index.ts';
 import { alert, eventually, falcoAlert, startTestHub } from './support.ts';
 import type { TestHub } from './support.ts';
 
@@ -186,5 +189,41 @@ describe('hardening: a receiver cannot park a job for ever with Retry-After', ()
     }
     assert.equal(retryDelayMs(30, { backoffInitialMs: 1000, backoffMaxMs: 10 ** 12, maxRetryDelayMs: 5000 }, undefined, () => 1), 5000, 'the backoff is capped too');
     assert.equal(retryDelayMs(1, { backoffInitialMs: 1000, backoffMaxMs: 8000 }, new RetryableDeliveryError('busy', 10 ** 15)), DEFAULT_MAX_RETRY_DELAY_MS);
+  });
+});
+
+describe('hardening: bad bodies are answered 400, not 500', () => {
+  let redis: TestRedis;
+  let hub: RunningHub;
+  const errorLines: string[] = [];
+
+  before(async () => {
+    redis = await startTestRedis();
+    const parsed = parseHubConfig({ listen: { host: '127.0.0.1', port: 0 }, redis: { url: redis.url, lockDurationMs: 3000 }, destinations: { hook: { type: 'webhook', settings: { address: 'http://127.0.0.1:9/in' } } } });
+    // A logger that keeps error lines: a 500 logs its stack at level error.
+    const logger = pino({ level: 'error' }, { write: (line: string) => void errorLines.push(line) });
+    hub = await startHub(parsed, { logger });
+  });
+
+  after(async () => {
+    await hub.close();
+    await redis.stop();
+  });
+
+  const post = async (path: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const res = await fetch(hub.address + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(30_000) });
+    return { status: res.status, json: JSON.parse(await res.text()) as Record<string, unknown> };
+  };
+
+  test('POST /v1/deadletter/replay with a body that is not JSON is a 400 saying so, with nothing logged as an error', async () => {
+    for (const body of ['{"all": tru', 'not json at all', '{"ids": [1,]}']) {
+      const res = await post('/v1/deadletter/replay', body);
+      assert.equal(res.status, 400, body);
+      assert.equal(res.json.error, 'Bad Request');
+      assert.match(String(res.json.message), /^body is not valid JSON \(.+\); send \{"all": true\}/);
+    }
+    assert.equal((await post('/v1/deadletter/replay', '')).status, 400, 'an empty body says what to replay');
+    assert.equal((await post('/v1/deadletter/replay', JSON.stringify({ all: true }))).status, 202);
+    assert.deepEqual(errorLines, []);
   });
 });

@@ -43,6 +43,18 @@ export class DeadLetterService {
     return { total, byDestination, entries };
   }
 
+  /** `POST /v1/deadletter/replay` with its body as text: an empty body is `{}`; text that is not JSON is an error to answer 400 with. */
+  async replayBody(text: string): Promise<{ replayed: number; byDestination: Record<string, number> } | { error: string }> {
+    if (text.trim() === '') return this.replay({});
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (e) {
+      return { error: `body is not valid JSON (${(e as Error).message}); send {"all": true}, {"destination": "<name>"} or {"ids": ["<uuid>", …]}` };
+    }
+    return this.replay(body);
+  }
+
   /** Re-queues dead-lettered alerts as fresh jobs (attempts start again), then removes them from the set. */
   async replay(body: unknown): Promise<{ replayed: number; byDestination: Record<string, number> } | { error: string }> {
     const parsed = replayRequest.safeParse(body);

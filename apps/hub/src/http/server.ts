@@ -165,8 +165,7 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     return listing;
   });
   app.post('/v1/deadletter/replay', { onRequest: protect }, async (request, reply) => {
-    const raw = typeof request.body === 'string' && request.body.trim() !== '' ? (JSON.parse(request.body) as unknown) : {};
-    const result = await deps.deadLetters.replay(raw);
+    const result = await deps.deadLetters.replayBody(typeof request.body === 'string' ? request.body : '');
     if ('error' in result) return reply.code(400).send({ error: 'Bad Request', message: result.error });
     return reply.code(202).send(result);
   });
