@@ -1,7 +1,12 @@
 import type { Priority } from './priority.ts';
 
-/** A value in `output_fields`: typed like Falco's `rawval_to_json`, `null` when missing. */
-export type OutputFieldValue = string | number | boolean | null | Array<string | number>;
+/**
+ * A value in `output_fields`: typed like Falco's `rawval_to_json`, `null` when
+ * missing. Integers beyond ±(2^53 − 1) (nanosecond times, inodes, capability
+ * masks) are `bigint`, so they keep every digit (see exact-json.ts); safe
+ * integers and floats are numbers.
+ */
+export type OutputFieldValue = string | number | bigint | boolean | null | Array<string | number | bigint>;
 
 /**
  * One alert in Falco's JSON output shape (`json_output: true`), as Falco's

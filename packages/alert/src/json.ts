@@ -1,4 +1,5 @@
 import type { Alert } from './alert.ts';
+import { fieldsHoldBigInt, stringifyJsonExact } from './exact-json.ts';
 import { rfc3339ToNanos } from './time.ts';
 
 /**
@@ -7,7 +8,9 @@ import { rfc3339ToNanos } from './time.ts';
  * time as an exact int64 of nanoseconds; a JS number keeps 53 bits, so it
  * would print rounded (…456789 → …456800). The alert's `time` carries the
  * same instant exactly, so the digits come from there — only when the number
- * is that instant rounded, never a different value.
+ * is that instant rounded, never a different value. (Alerts made by the
+ * rules engine carry evt.time as a number; alerts parsed with parseJsonExact
+ * carry it as a bigint, which needs no repair.)
  */
 export function withExactEventTime(json: string, alert: Alert): string {
   const rounded = alert.output_fields['evt.time'];
@@ -18,7 +21,11 @@ export function withExactEventTime(json: string, alert: Alert): string {
   return json.replace(`"evt.time":${JSON.stringify(rounded)}`, `"evt.time":${exact}`);
 }
 
-/** The alert as one line of JSON, with the exact event time (see withExactEventTime). */
+/**
+ * The alert as one line of JSON: bigint output fields with all their digits
+ * (stringifyJsonExact), and the exact event time of an alert whose evt.time
+ * is a rounded number (see withExactEventTime).
+ */
 export function alertToJson(alert: Alert): string {
-  return withExactEventTime(JSON.stringify(alert), alert);
+  return withExactEventTime(stringifyJsonExact(alert, fieldsHoldBigInt(alert.output_fields)), alert);
 }

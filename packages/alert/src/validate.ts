@@ -166,8 +166,8 @@ function checkOutputFields(v: unknown, errors: AlertFieldError[]): Record<string
   for (const key in fields) {
     const value = fields[key];
     if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
-    if (typeof value === 'number' && Number.isFinite(value)) continue;
-    if (Array.isArray(value) && value.every((x) => typeof x === 'string' || typeof x === 'number')) continue;
+    if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint') continue;
+    if (Array.isArray(value) && value.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'bigint')) continue;
     errors.push({
       field: `output_fields["${key}"]`,
       message: `must be a string, number, boolean, null or an array of strings/numbers, got ${describe(value)}`,

@@ -15,7 +15,7 @@ export { formatFalcoText, formatFalcoJson, falcoMessage, hasFalcoPrefix } from '
 export type { FalcoTextOptions } from './falco/falco-text.ts';
 export { parseFalcoTime, formatClockTime, formatIsoTime, formatReadableTime } from './falco/falco-time.ts';
 export type { FalcoTime } from './falco/falco-time.ts';
-export { encodeAlert, falcosidekickPayload } from './falco/falcosidekick-json.ts';
+export { encodeAlert, decodeAlert, falcosidekickPayload } from './falco/falcosidekick-json.ts';
 
 export { parseRetryAfter } from './http/retry-after.ts';
 export { resultFromStatus } from './http/status-result.ts';

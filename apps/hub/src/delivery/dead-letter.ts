@@ -1,3 +1,4 @@
+import { fieldsHoldBigInt, parseJsonExact, stringifyJsonExact } from '@peregrine/alert';
 import type { Alert } from '@peregrine/alert';
 import type { HubKeys } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/connection.ts';
@@ -29,7 +30,8 @@ export class DeadLetterStore {
     const byDestination = new Map<string, string[]>();
     for (const e of entries) {
       const args = byDestination.get(e.destination) ?? [];
-      args.push(e.alert.uuid, JSON.stringify(e));
+      // Exact JSON: an integer beyond 2^53 in the alert keeps every digit (JSON.stringify would throw on a bigint).
+      args.push(e.alert.uuid, stringifyJsonExact(e, fieldsHoldBigInt(e.alert.output_fields)));
       byDestination.set(e.destination, args);
     }
     const multi = this.redis.multi();
@@ -47,14 +49,14 @@ export class DeadLetterStore {
     if (ids !== undefined) {
       if (ids.length === 0) return [];
       const values = await this.redis.hmget(key, ...ids);
-      return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as DeadLetterEntry);
+      return values.filter((v): v is string => v !== null).map((v) => parseJsonExact(v) as DeadLetterEntry);
     }
     const out: DeadLetterEntry[] = [];
     let cursor = '0';
     do {
       const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', 500);
       cursor = next;
-      for (let i = 1; i < flat.length && out.length < limit; i += 2) out.push(JSON.parse(flat[i]) as DeadLetterEntry);
+      for (let i = 1; i < flat.length && out.length < limit; i += 2) out.push(parseJsonExact(flat[i]) as DeadLetterEntry);
     } while (cursor !== '0' && out.length < limit);
     return out;
   }

@@ -1,4 +1,5 @@
 import type { Alert } from '@peregrine/alert';
+import { decodeAlert } from '@peregrine/sinks';
 
 /**
  * An alert as it waits in a queue: its Falcosidekick JSON text (`encodeAlert`,
@@ -8,9 +9,9 @@ import type { Alert } from '@peregrine/alert';
  */
 export type QueuedAlert = string | Alert;
 
-/** The alert object of a queued alert. */
+/** The alert object of a queued alert (integers beyond 2^53 as bigint, not rounded). */
 export function queuedAlertObject(queued: QueuedAlert): Alert {
-  return typeof queued === 'string' ? (JSON.parse(queued) as Alert) : queued;
+  return typeof queued === 'string' ? decodeAlert(queued) : queued;
 }
 
 /** One BullMQ job: a batch of alerts for one destination. */
@@ -18,8 +19,8 @@ export interface DeliveryJobData {
   readonly alerts: QueuedAlert[];
   /** When the hub accepted the oldest alert of the batch (ms since epoch), for the latency histogram. */
   readonly receivedAt: number;
-  /** Throttle summary job: report `key`'s suppressed count, using `sample` as the template alert. */
-  readonly summary?: { readonly key: string; readonly sample: Alert; readonly uuid: string; readonly count?: number };
+  /** Throttle summary job: report `key`'s suppressed count, using `sample` as the template alert (encoded: BullMQ's JSON.stringify throws on bigint fields). */
+  readonly summary?: { readonly key: string; readonly sample: QueuedAlert; readonly uuid: string; readonly count?: number };
 }
 
 export const DELIVER_JOB = 'deliver';

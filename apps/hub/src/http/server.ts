@@ -5,7 +5,7 @@ import { createGunzip, createInflate } from 'node:zlib';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { nowRfc3339 } from '@peregrine/alert';
+import { nowRfc3339, stringifyJsonExact } from '@peregrine/alert';
 import type { Alert } from '@peregrine/alert';
 import type { HubConfig } from '../config/schema.ts';
 import type { DeadLetterService } from '../delivery/dead-letter-service.ts';
@@ -162,7 +162,8 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 10_000);
     const listing = await deps.deadLetters.list(q.destination, limit);
     if ('error' in listing) return reply.code(400).send({ error: 'Bad Request', message: listing.error });
-    return listing;
+    // Alerts may hold bigint output fields (integers beyond 2^53): written exactly, not by Fastify's JSON.stringify.
+    return reply.type('application/json; charset=utf-8').send(stringifyJsonExact(listing));
   });
   app.post('/v1/deadletter/replay', { onRequest: protect }, async (request, reply) => {
     const result = await deps.deadLetters.replayBody(typeof request.body === 'string' ? request.body : '');

@@ -1,4 +1,4 @@
-import { describeAlertErrors, validateAlert } from '@peregrine/alert';
+import { describeAlertErrors, parseJsonExact, validateAlert } from '@peregrine/alert';
 import type { Alert } from '@peregrine/alert';
 
 /** A request body that is not acceptable; `message` names the place and the field. */
@@ -15,14 +15,16 @@ export class BadAlertsError extends Error {
 /**
  * Decodes a body into raw values: a JSON object, a JSON array, or NDJSON
  * (one JSON value per line). `ndjson` forces line mode; otherwise a body that
- * is not one JSON value is tried as NDJSON.
+ * is not one JSON value is tried as NDJSON. Integers beyond 2^53 (Falco's
+ * nanosecond evt.time, inodes, masks) become bigint with every digit
+ * (parseJsonExact: JSON.parse itself unless the text has a 16-digit run).
  */
 export function decodeBody(text: string, ndjson: boolean): unknown[] {
   if (!ndjson) {
     // Fast path: one JSON value (JSON.parse skips surrounding whitespace itself).
     let firstError: Error;
     try {
-      const value: unknown = JSON.parse(text);
+      const value: unknown = parseJsonExact(text);
       return Array.isArray(value) ? value : [value];
     } catch (e) {
       firstError = e as Error;
@@ -36,7 +38,7 @@ export function decodeBody(text: string, ndjson: boolean): unknown[] {
     const line = lines[i].trim();
     if (line === '') continue;
     try {
-      out.push(JSON.parse(line));
+      out.push(parseJsonExact(line));
     } catch (e) {
       throw new BadAlertsError('invalid_json', `line ${i + 1} is not valid JSON: ${(e as Error).message}`);
     }

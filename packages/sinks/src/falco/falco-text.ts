@@ -1,6 +1,6 @@
 import type { Alert } from '@peregrine/alert';
 import { formatClockTime, formatIsoTime, parseFalcoTime } from './falco-time.ts';
-import { withExactEventTime } from '@peregrine/alert';
+import { fieldsHoldBigInt, stringifyJsonExact, withExactEventTime } from '@peregrine/alert';
 
 export interface FalcoTextOptions {
   /** Falco's `time_format_iso_8601`: ISO time instead of `HH:MM:SS.nnnnnnnnn`. @defaultValue false */
@@ -38,12 +38,12 @@ export function formatFalcoText(alert: Alert, options: FalcoTextOptions = {}): s
 /**
  * Falco's JSON line (`json_output: true`): keys sorted like Falco's
  * nlohmann::json objects, `output_fields` keys too. Peregrine's `uuid` is
- * kept (it sorts last).
+ * kept (it sorts last). Integers beyond 2^53 keep all their digits.
  */
 export function formatFalcoJson(alert: Alert): string {
   const fields: Record<string, unknown> = {};
   for (const key of Object.keys(alert.output_fields).sort()) fields[key] = alert.output_fields[key];
-  const json = JSON.stringify({
+  const json = stringifyJsonExact({
     hostname: alert.hostname,
     output: alert.output,
     output_fields: fields,
@@ -53,6 +53,6 @@ export function formatFalcoJson(alert: Alert): string {
     tags: alert.tags,
     time: alert.time,
     uuid: alert.uuid,
-  });
+  }, fieldsHoldBigInt(alert.output_fields));
   return withExactEventTime(json, alert);
 }

@@ -1,4 +1,4 @@
-import { withExactEventTime } from '@peregrine/alert';
+import { fieldsHoldBigInt, parseJsonExact, stringifyJsonExact, withExactEventTime } from '@peregrine/alert';
 import type { Alert } from '@peregrine/alert';
 
 /**
@@ -21,12 +21,19 @@ export function falcosidekickPayload(alert: Alert): Record<string, unknown> {
 }
 
 /**
- * The alert as Falcosidekick's JSON text, with `evt.time` exact: the webhook's
- * default body, and the form alerts wait in the hub's queues (encoded once at
- * ingest, shared by every destination). `JSON.parse` gives the alert back.
+ * The alert as Falcosidekick's JSON text, every integer with all its digits
+ * (bigint output fields, and a rounded numeric `evt.time` repaired from
+ * `time`): the webhook's default body, and the form alerts wait in the hub's
+ * queues (encoded once at ingest, shared by every destination). `decodeAlert`
+ * gives the alert back; JSON.parse would round integers beyond 2^53.
  */
 export function encodeAlert(alert: Alert): string {
-  return withExactEventTime(JSON.stringify(falcosidekickPayload(alert)), alert);
+  return withExactEventTime(stringifyJsonExact(falcosidekickPayload(alert), fieldsHoldBigInt(alert.output_fields)), alert);
+}
+
+/** The alert of an `encodeAlert` text, integers beyond 2^53 as bigint (parseJsonExact). */
+export function decodeAlert(encoded: string): Alert {
+  return parseJsonExact(encoded) as Alert;
 }
 
 /** A stand-in alert for checking templates at start-up. */

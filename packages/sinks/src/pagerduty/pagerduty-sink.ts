@@ -1,3 +1,4 @@
+import { fieldsHoldBigInt, stringifyJsonExact } from '@peregrine/alert';
 import type { Alert } from '@peregrine/alert';
 import { deliverInOrder } from '../batch.ts';
 import { HttpClient } from '../http/http-client.ts';
@@ -38,7 +39,8 @@ export class PagerDutySink implements Sink {
 
   deliver(alerts: readonly Alert[], ctx: DeliveryContext): Promise<DeliveryResult> {
     return deliverInOrder(alerts, async (alert) => {
-      const body = JSON.stringify(buildTriggerEvent(alert, this.settings, this.templates));
+      // custom_details carries the output fields: integers beyond 2^53 keep every digit.
+      const body = stringifyJsonExact(buildTriggerEvent(alert, this.settings, this.templates), fieldsHoldBigInt(alert.output_fields));
       const headers = { 'content-type': 'application/json', 'user-agent': USER_AGENT };
       const result = await this.client.request({ method: 'POST', headers, body }, ctx.signal, this.settings.timeoutMs);
       if (result.kind !== 'delivered') this.deps.logger.warn({ alertId: alert.uuid, result: result.kind, reason: result.reason }, 'pagerduty delivery failed');

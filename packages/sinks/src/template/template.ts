@@ -1,3 +1,4 @@
+import { stringifyJsonExact } from '@peregrine/alert';
 import type { Alert, OutputFieldValue } from '@peregrine/alert';
 import { falcoMessage } from '../falco/falco-text.ts';
 import type { AlertField, Filter, LoopVariable, Operand, TemplateNode } from './template-ast.ts';
@@ -51,6 +52,7 @@ type Getter = (alert: Alert, scope: Scope) => Value;
  * - comments `{{! … }}`; a literal `{{` is `{{ "{{" }}`
  *
  * Missing fields and nulls render as the empty string (use `default`).
+ * Integers beyond 2^53 (bigint) render with all their digits, as text and in `| json`.
  */
 export function compileTemplate(source: string, options: TemplateOptions = {}): RenderTemplate {
   const escape = options.escape ?? 'text';
@@ -89,7 +91,7 @@ function compileValue(get: Getter, filters: readonly Filter[], escape: Escape): 
     producesJson = filter.name === 'json';
     switch (filter.name) {
       case 'json':
-        apply = (a, s) => JSON.stringify(inner(a, s) ?? null);
+        apply = (a, s) => stringifyJsonExact(inner(a, s) ?? null);
         break;
       case 'upper':
         apply = (a, s) => toText(inner(a, s)).toUpperCase();
@@ -200,7 +202,7 @@ function isEmpty(v: Value): boolean {
 function toText(v: Value): string {
   if (v === undefined || v === null) return '';
   if (Array.isArray(v)) return v.join(', ');
-  if (isRecord(v)) return JSON.stringify(v);
+  if (isRecord(v)) return stringifyJsonExact(v);
   return String(v);
 }
 
