@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { ContainerRegistry } from '../src/containers/registry.ts';
 import type { ContainerInfo, ContainerMetadataProvider, LookupResult } from '../src/containers/types.ts';
 
@@ -40,7 +41,7 @@ function infoFor(fullId: string, name: string): ContainerInfo {
   return { id: fullId.slice(0, 12), fullId, name, type: 'docker', image: 'local/busybox:test', imageRepository: 'local/busybox', imageTag: 'test', privileged: false };
 }
 
-function capturingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
+function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
