@@ -5,15 +5,26 @@
  * the alert outputs (stdout, file, hub) with their on-disk spool.
  */
 // State tables.
-export { ProcessTable, type ProcessInfo } from './state/process-table.ts';
+export {
+  ProcessTable,
+  DEFAULT_MAX_PROCESSES,
+  type ProcessInfo,
+  type ProcessTableOptions,
+  type ProcessTableStats,
+  type SeedProcess,
+} from './state/process-table.ts';
+export { FdTable, FD_TYPECHAR, DEFAULT_MAX_FDS_PER_PROCESS, type FdInfo, type FdType, type SocketEnds, type FdTableOptions } from './state/fd-table.ts';
+export { seedProcesses, seedProcess, readFds, readSockets, readStartNs, fdFromLink, type SeedOptions, type KnownSocket } from './state/proc-seed.ts';
+export { ProcFacts } from './state/proc-facts.ts';
+export { RootNames, StaticNames, parseIdNames, type NameLookup, type RootNamesOptions } from './state/user-names.ts';
 export { resolvePath } from './state/paths.ts';
 // The syscall-event field extractor.
-export { SyscallEvent, type SyscallContext, type FdView } from './extract/syscall-event.ts';
-export { syscallExtractor, containerIdOf } from './extract/syscall-extractor.ts';
+export { SyscallEvent, type SyscallContext, type FdView, type ContainerLookup } from './extract/syscall-event.ts';
+export { syscallExtractor, capsText, CANNOT_KNOW } from './extract/syscall-extractor.ts';
 export { falcoArgs, errnoText, openFlagsText, type ArgValue, type NameMaps } from './extract/falco-args.ts';
 // Event sources, on one batch walk.
 export { BatchWalker, type BatchWalkStats } from './sources/batch-walk.ts';
-export { liveContext, captureContext } from './sources/context.ts';
+export { liveContext, captureContext, cgroupOnlyContainers, type LiveContextOptions } from './sources/context.ts';
 export { ProbeSource, type ProbeSourceOptions } from './sources/probe-source.ts';
 export { captureEvents, recordCapture, UnknownSyscallError, type RecordCaptureOptions } from './sources/capture-file.ts';
 // The rules pipeline.

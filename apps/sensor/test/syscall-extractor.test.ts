@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FieldRef, FieldType } from '@peregrine/rules';
 import { CaptureReader, runCapture } from '@peregrine/native';
 import type { SyscallEvent } from '../src/extract/syscall-event.ts';
-import { syscallExtractor, containerIdOf } from '../src/extract/syscall-extractor.ts';
+import { syscallExtractor } from '../src/extract/syscall-extractor.ts';
 import { openFlagsText, errnoText } from '../src/extract/falco-args.ts';
 import { captureEvents } from '../src/sources/capture-file.ts';
 import { ProbeSource } from '../src/sources/probe-source.ts';
@@ -205,11 +205,6 @@ describe('extractor helpers', () => {
     assert.equal(errnoText(5), 'SUCCESS');
   });
 
-  test('container ids come only from 64-hex runtime ids, not 32-hex cgroup names', () => {
-    assert.equal(containerIdOf('cri-containerd-' + 'ab'.repeat(32) + '.scope'), 'abababababab');
-    assert.equal(containerIdOf('0123456789abcdef0123456789abcdef'), 'host');
-    assert.equal(containerIdOf(undefined), 'host');
-  });
 });
 
 describe('live events', () => {

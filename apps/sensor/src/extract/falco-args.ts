@@ -20,12 +20,22 @@ export interface ExecView {
   readonly tty?: number;
   readonly loginuid?: number;
   readonly exepath?: string;
+  /** libscap's execve `flags` (EXE_WRITABLE 1, EXE_UPPER_LAYER 2, EXE_FROM_MEMFD 4, EXE_LOWER_LAYER 8), when known. */
+  readonly exeFlags?: number;
 }
 
+/** Id → name resolution for rendering uid/gid parameters (the process's own root). */
 export interface NameMaps {
-  readonly users: ReadonlyMap<number, string>;
-  readonly groups: ReadonlyMap<number, string>;
+  userName(uid: number): string | undefined;
+  groupName(gid: number): string | undefined;
 }
+
+const EXE_FLAGS: ReadonlyArray<readonly [number, string]> = [
+  [1, 'EXE_WRITABLE'],
+  [2, 'EXE_UPPER_LAYER'],
+  [4, 'EXE_FROM_MEMFD'],
+  [8, 'EXE_LOWER_LAYER'],
+];
 
 const ERRNO: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 5: 'EIO', 6: 'ENXIO', 7: 'E2BIG', 8: 'ENOEXEC', 9: 'EBADF',
@@ -131,7 +141,7 @@ const path = (p: string | undefined, base: string | undefined): ArgValue | undef
 export function falcoArgs(ev: RawEvent, names: NameMaps, proc?: ExecView): Record<string, ArgValue | undefined> {
   const a = ev.args;
   const res = ev.res;
-  const uid = (u: number): ArgValue => ({ raw: u, text: names.users.get(u) ?? String(u) });
+  const uid = (u: number): ArgValue => ({ raw: u, text: names.userName(u) ?? String(u) });
   const tuple = (localIsClient: boolean): ArgValue | undefined => {
     const t = tupleText(ev.tuple, ev.sockaddr, localIsClient);
     return t === '' ? undefined : { raw: t, text: t };
@@ -243,9 +253,10 @@ export function falcoArgs(ev: RawEvent, names: NameMaps, proc?: ExecView): Recor
         tty: proc.tty === undefined ? undefined : num(proc.tty),
         loginuid: proc.loginuid === undefined ? undefined : uid(proc.loginuid),
         uid: uid(ev.uid),
-        gid: { raw: ev.gid, text: names.groups.get(ev.gid) ?? String(ev.gid) },
+        gid: { raw: ev.gid, text: names.groupName(ev.gid) ?? String(ev.gid) },
         filename: str(proc.exepath),
         trusted_exepath: str(proc.exepath),
+        flags: proc.exeFlags === undefined ? undefined : { raw: proc.exeFlags, text: bitsText(proc.exeFlags, EXE_FLAGS) },
       };
     default:
       return {};

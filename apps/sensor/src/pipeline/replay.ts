@@ -34,7 +34,8 @@ export interface ReplaySummary {
 }
 
 export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary> {
-  const reader = await CaptureReader.open(opts.file);
+  // 'decoder': a damaged record is counted and skipped by the batch walk instead of failing the file.
+  const reader = await CaptureReader.open(opts.file, { records: 'decoder' });
   try {
     const ctx = captureContext(reader);
     const rules = compileSyscallRules(opts.rules, { hostname: opts.hostname ?? ctx.hostname, allMatches: opts.allMatches });
