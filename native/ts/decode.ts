@@ -3,7 +3,23 @@
  * a DataView: fixed header fields by offset, then length-prefixed blobs. One
  * batch is one Buffer as delivered by the addon or stored in a capture chunk.
  */
-import { BLOB_PREFIX, H, HEADER_SIZE, HeaderFlag, Kind, SYSCALL_BY_ID, Tag } from './layout.ts';
+import {
+  ARG_COUNT,
+  BLOB_PREFIX,
+  COMM_SIZE,
+  EXEC_INFO_SIZE,
+  ExecInfoOffset,
+  H,
+  HEADER_SIZE,
+  HeaderFlag,
+  Kind,
+  OPEN_HOW_SIZE,
+  OpenHowOffset,
+  SYSCALL_BY_ID,
+  Tag,
+  TUPLE_SIZE,
+  TupleOffset,
+} from './layout.ts';
 
 export type EventKind = 'syscall' | 'exec' | 'fork' | 'exit';
 
@@ -165,12 +181,19 @@ function decodeSockAddr(buf: Buffer, off: number, len: number): SockAddr | undef
 }
 
 function decodeTuple(buf: Buffer, off: number): SockTuple {
-  const family = familyName(buf.readUInt16LE(off));
-  const sport = buf.readUInt16LE(off + 2);
-  const dport = buf.readUInt16LE(off + 4);
-  const proto = buf.readUInt16LE(off + 6);
+  const family = familyName(buf.readUInt16LE(off + TupleOffset.family));
+  const sport = buf.readUInt16LE(off + TupleOffset.sport);
+  const dport = buf.readUInt16LE(off + TupleOffset.dport);
+  const proto = buf.readUInt16LE(off + TupleOffset.proto);
   const addr = (o: number): string => (family === 'ipv4' ? ipv4(buf, o) : family === 'ipv6' ? ipv6(buf, o) : '');
-  return { family, proto, localAddr: addr(off + 8), localPort: sport, remoteAddr: addr(off + 24), remotePort: dport };
+  return {
+    family,
+    proto,
+    localAddr: addr(off + TupleOffset.saddr),
+    localPort: sport,
+    remoteAddr: addr(off + TupleOffset.daddr),
+    remotePort: dport,
+  };
 }
 
 function splitNul(buf: Buffer, start: number, end: number): string[] {
@@ -187,18 +210,19 @@ function splitNul(buf: Buffer, start: number, end: number): string[] {
 }
 
 function decodeExecInfo(dv: DataView, off: number): ExecInfo {
+  const X = ExecInfoOffset;
   return {
-    loginuid: dv.getUint32(off, true),
-    tty: dv.getUint32(off + 4, true),
-    euid: dv.getUint32(off + 8, true),
-    egid: dv.getUint32(off + 12, true),
-    pgid: dv.getUint32(off + 16, true),
-    sid: dv.getUint32(off + 20, true),
-    exeIno: u64(dv, off + 24),
-    exeDev: dv.getUint32(off + 32, true),
-    exeCtimeSec: i64(dv, off + 40),
-    exeMtimeSec: i64(dv, off + 48),
-    capEffective: dv.getBigUint64(off + 56, true),
+    loginuid: dv.getUint32(off + X.loginuid, true),
+    tty: dv.getUint32(off + X.tty, true),
+    euid: dv.getUint32(off + X.euid, true),
+    egid: dv.getUint32(off + X.egid, true),
+    pgid: dv.getUint32(off + X.pgid, true),
+    sid: dv.getUint32(off + X.sid, true),
+    exeIno: u64(dv, off + X.exeIno),
+    exeDev: dv.getUint32(off + X.exeDev, true),
+    exeCtimeSec: i64(dv, off + X.exeCtimeSec),
+    exeMtimeSec: i64(dv, off + X.exeMtimeSec),
+    capEffective: dv.getBigUint64(off + X.capEffective, true),
   };
 }
 
@@ -206,6 +230,12 @@ function cString(buf: Buffer, start: number, max: number): string {
   let end = start;
   while (end < start + max && buf[end] !== 0) end++;
   return buf.toString('utf8', start, end);
+}
+
+function readArgs(dv: DataView, off: number): number[] {
+  const args = new Array<number>(ARG_COUNT);
+  for (let i = 0; i < ARG_COUNT; i++) args[i] = i64(dv, off + i * 8);
+  return args;
 }
 
 /** Decodes the record at `off` (the next one starts `len` bytes later); a malformed record throws DecodeError. */
@@ -224,7 +254,6 @@ export function decodeRecord(buf: Buffer, dv: DataView, off: number): RawEvent {
     type = spec.name;
   }
   const hflags = dv.getUint16(off + H.flags, true);
-  const a = off + H.args;
   const ev: { -readonly [K in keyof RawEvent]: RawEvent[K] } = {
     kind,
     type,
@@ -237,8 +266,8 @@ export function decodeRecord(buf: Buffer, dv: DataView, off: number): RawEvent {
     gid: dv.getUint32(off + H.gid, true),
     res: i64(dv, off + H.res),
     cgroupId: dv.getBigUint64(off + H.cgroupId, true),
-    comm: cString(buf, off + H.comm, 16),
-    args: [i64(dv, a), i64(dv, a + 8), i64(dv, a + 16), i64(dv, a + 24), i64(dv, a + 32), i64(dv, a + 40)],
+    comm: cString(buf, off + H.comm, COMM_SIZE),
+    args: readArgs(dv, off + H.args),
     truncated: (hflags & HeaderFlag.TRUNCATED) !== 0,
     thread: (hflags & HeaderFlag.THREAD) !== 0,
   };
@@ -258,17 +287,19 @@ export function decodeRecord(buf: Buffer, dv: DataView, off: number): RawEvent {
       case Tag.BASE0: ev.base0 = buf.toString('utf8', s, e); break;
       case Tag.BASE1: ev.base1 = buf.toString('utf8', s, e); break;
       case Tag.SOCKADDR: ev.sockaddr = decodeSockAddr(buf, s, blen); break;
-      case Tag.TUPLE: if (blen >= 40) ev.tuple = decodeTuple(buf, s); break;
+      case Tag.TUPLE: if (blen >= TUPLE_SIZE) ev.tuple = decodeTuple(buf, s); break;
       case Tag.FILENAME: ev.filename = buf.toString('utf8', s, e); break;
       case Tag.ARGV: ev.argv = splitNul(buf, s, e); break;
       case Tag.ENV: ev.env = splitNul(buf, s, e); break;
       case Tag.CWD: ev.cwd = buf.toString('utf8', s, e); break;
-      case Tag.EXECINFO: if (blen >= 64) ev.exec = decodeExecInfo(dv, s); break;
+      case Tag.EXECINFO: if (blen >= EXEC_INFO_SIZE) ev.exec = decodeExecInfo(dv, s); break;
       case Tag.CGROUP: ev.cgroup = buf.toString('utf8', s, e); break;
       case Tag.STR: ev.str = buf.toString('utf8', s, e); break;
       case Tag.FDPATH: ev.fdPath = buf.toString('utf8', s, e); break;
       case Tag.OPENHOW:
-        if (blen >= 24) ev.openHow = { flags: u64(dv, s), mode: u64(dv, s + 8), resolve: u64(dv, s + 16) };
+        if (blen >= OPEN_HOW_SIZE) {
+          ev.openHow = { flags: u64(dv, s + OpenHowOffset.flags), mode: u64(dv, s + OpenHowOffset.mode), resolve: u64(dv, s + OpenHowOffset.resolve) };
+        }
         break;
       default:
         break; // unknown tags from a newer minor revision are skipped, not fatal

@@ -13,7 +13,11 @@ export const DESC_SIZE = 12;
 export const MAX_SYSCALL_NR = 512;
 export const PREFIX_MAX = 126;
 
-/** Byte offsets inside struct pg_event_header. */
+/**
+ * Byte offsets inside struct pg_event_header (HEADER_SIZE bytes). Every
+ * struct mirrored here is checked field by field against the C header by
+ * native/test/layout-offsets.test.ts (it compiles a program printing offsetof).
+ */
 export const H = {
   len: 0,
   kind: 4,
@@ -31,6 +35,55 @@ export const H = {
   comm: 56,
   args: 72,
 } as const;
+/** char comm[16] and __u64 args[6] of the header. */
+export const COMM_SIZE = 16;
+export const ARG_COUNT = 6;
+
+/** struct pg_tuple, the PG_TAG_TUPLE blob. */
+export const TUPLE_SIZE = 40;
+export const TupleOffset = { family: 0, sport: 2, dport: 4, proto: 6, saddr: 8, daddr: 24 } as const;
+/** __u8 saddr[16] / daddr[16]: an IPv6 address, or an IPv4 one in the first 4 bytes. */
+export const TUPLE_ADDR_SIZE = 16;
+
+/** struct pg_exec_info, the PG_TAG_EXECINFO blob. */
+export const EXEC_INFO_SIZE = 64;
+export const ExecInfoOffset = {
+  loginuid: 0,
+  tty: 4,
+  euid: 8,
+  egid: 12,
+  pgid: 16,
+  sid: 20,
+  exeIno: 24,
+  exeDev: 32,
+  pad: 36,
+  exeCtimeSec: 40,
+  exeMtimeSec: 48,
+  capEffective: 56,
+} as const;
+
+/** struct open_how (linux/openat2.h), the PG_TAG_OPENHOW blob. */
+export const OPEN_HOW_SIZE = 24;
+export const OpenHowOffset = { flags: 0, mode: 8, resolve: 16 } as const;
+
+/** struct pg_sc_desc: one DESC_SIZE entry of the pg_syscalls table, indexed by raw syscall number. */
+export const DescOffset = { id: 0, pathArg: 2, dirfdArg: 4, sock: 6, strArg: 7, flags: 8, pad: 10 } as const;
+/** Sentinel argument indexes in pg_sc_desc (PG_ARG_*). */
+export const DescArg = { NONE: 0xff, CWD: 0xfe } as const;
+/** pg_sc_desc.sock (PG_SOCK_*). */
+export const DescSock = { NONE: 0, ARG0: 1, RET: 2 } as const;
+/** pg_sc_desc.flags (PG_DESC_*). */
+export const DescFlag = {
+  EXEC: 1,
+  FDPATH: 2,
+  ADDR_CONNECT: 4,
+  ADDR_SENDTO: 8,
+  ADDR_MSGHDR: 16,
+  ADDR_ACCEPT: 32,
+  ADDR_RECVFROM: 64,
+  OPENHOW: 128,
+} as const;
+
 
 export const Kind = { SYSCALL: 1, EXEC: 2, FORK: 3, EXIT: 4 } as const;
 export type KindCode = (typeof Kind)[keyof typeof Kind];
@@ -55,19 +108,14 @@ export const Tag = {
 
 export const HeaderFlag = { TRUNCATED: 1, THREAD: 2 } as const;
 
-/** Sentinel argument indexes in struct pg_sc_desc. */
-const NONE = 0xff;
-const CWD = 0xfe;
-const SOCK_ARG0 = 1;
-const SOCK_RET = 2;
-const D_EXEC = 1;
-const D_FDPATH = 2;
-const D_ADDR_CONNECT = 4;
-const D_ADDR_SENDTO = 8;
-const D_ADDR_MSGHDR = 16;
-const D_ADDR_ACCEPT = 32;
-const D_ADDR_RECVFROM = 64;
-const D_OPENHOW = 128;
+const D_EXEC = DescFlag.EXEC;
+const D_FDPATH = DescFlag.FDPATH;
+const D_ADDR_CONNECT = DescFlag.ADDR_CONNECT;
+const D_ADDR_SENDTO = DescFlag.ADDR_SENDTO;
+const D_ADDR_MSGHDR = DescFlag.ADDR_MSGHDR;
+const D_ADDR_ACCEPT = DescFlag.ADDR_ACCEPT;
+const D_ADDR_RECVFROM = DescFlag.ADDR_RECVFROM;
+const D_OPENHOW = DescFlag.OPENHOW;
 
 /** How the probe captures one syscall (mirrors struct pg_sc_desc). */
 export interface SyscallSpec {
@@ -159,11 +207,11 @@ export function buildSyscallTable(names: Iterable<string>): Uint8Array {
   const dv = new DataView(table.buffer);
   for (let nr = 0; nr < MAX_SYSCALL_NR; nr++) {
     const o = nr * DESC_SIZE;
-    table[o + 2] = NONE;
-    table[o + 3] = NONE;
-    table[o + 4] = NONE;
-    table[o + 5] = NONE;
-    table[o + 7] = NONE;
+    table[o + DescOffset.pathArg] = DescArg.NONE;
+    table[o + DescOffset.pathArg + 1] = DescArg.NONE;
+    table[o + DescOffset.dirfdArg] = DescArg.NONE;
+    table[o + DescOffset.dirfdArg + 1] = DescArg.NONE;
+    table[o + DescOffset.strArg] = DescArg.NONE;
   }
   for (const name of names) {
     const spec = SYSCALL_BY_NAME.get(name);
@@ -171,14 +219,14 @@ export function buildSyscallTable(names: Iterable<string>): Uint8Array {
       throw new Error(`unknown syscall "${name}": the probe captures ${[...SYSCALL_BY_NAME.keys()].join(', ')}`);
     }
     const o = spec.x86_64 * DESC_SIZE;
-    dv.setUint16(o, spec.id, true);
+    dv.setUint16(o + DescOffset.id, spec.id, true);
     spec.paths.forEach(([arg, dir], i) => {
-      table[o + 2 + i] = arg;
-      table[o + 4 + i] = dir === 'cwd' ? CWD : dir === null ? NONE : dir;
+      table[o + DescOffset.pathArg + i] = arg;
+      table[o + DescOffset.dirfdArg + i] = dir === 'cwd' ? DescArg.CWD : dir === null ? DescArg.NONE : dir;
     });
-    table[o + 6] = spec.sock === 'arg0' ? SOCK_ARG0 : spec.sock === 'ret' ? SOCK_RET : 0;
-    table[o + 7] = spec.strArg ?? NONE;
-    dv.setUint16(o + 8, spec.flags ?? 0, true);
+    table[o + DescOffset.sock] = spec.sock === 'arg0' ? DescSock.ARG0 : spec.sock === 'ret' ? DescSock.RET : DescSock.NONE;
+    table[o + DescOffset.strArg] = spec.strArg ?? DescArg.NONE;
+    dv.setUint16(o + DescOffset.flags, spec.flags ?? 0, true);
   }
   return table;
 }
