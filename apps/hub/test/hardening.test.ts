@@ -227,3 +227,69 @@ describe('hardening: bad bodies are answered 400, not 500', () => {
     assert.deepEqual(errorLines, []);
   });
 });
+
+describe('hardening: a sender-chosen uuid is not the hub\'s identity of an alert', () => {
+  let redis: TestRedis;
+  let dead: HttpReceiver;
+  let throttled: HttpReceiver;
+  let t: TestHub;
+
+  before(async () => {
+    redis = await startTestRedis();
+    [dead, throttled] = await Promise.all([startHttpReceiver(), startHttpReceiver()]);
+    dead.respond = () => ({ status: 422, body: 'no' });
+    t = await startTestHub(redis.url, {
+      delivery: { attempts: 2, backoffInitialMs: 50, backoffMaxMs: 100, timeoutMs: 5000 },
+      destinations: {
+        dead: { type: 'webhook', settings: { address: `${dead.url}/in` }, match: { rules: ['reuse dead *'] } },
+        throttled: {
+          type: 'webhook',
+          settings: { address: `${throttled.url}/in` },
+          match: { rules: ['reuse throttled *'] },
+          throttle: { key: '{{ rule }}', windowMs: 600_000 },
+          // One job at a time, in order: when the last alert arrives, every earlier job was decided.
+          delivery: { concurrency: 1 },
+        },
+      },
+    });
+  });
+
+  after(async () => {
+    await t.hub.close();
+    await Promise.all([dead.close(), throttled.close()]);
+    await redis.stop();
+  });
+
+  test('two different alerts with one uuid are two dead-letter entries; a replay by that uuid brings back both', async () => {
+    for (const rule of ['reuse dead A', 'reuse dead B']) assert.equal((await t.post('/', falcoAlert({ rule, uuid: 'reused-1' }))).status, 202);
+    let listing: DeadLetterListing = { total: 0, entries: [] };
+    await eventually(async () => {
+      listing = JSON.parse((await t.get('/v1/deadletter?destination=dead')).text) as DeadLetterListing;
+      return listing.total === 2;
+    }, 20_000, 'both alerts dead-lettered (the second one must not overwrite the first)');
+    assert.deepEqual(listing.entries.map((e) => e.alert.rule).sort(), ['reuse dead A', 'reuse dead B']);
+    const ids = listing.entries.map((e) => e.id);
+    assert.equal(new Set(ids).size, 2, `distinct entry ids: ${JSON.stringify(ids)}`);
+
+    dead.respond = () => ({ status: 200 });
+    const replay = await t.post('/v1/deadletter/replay', { ids: ['reused-1'] });
+    assert.deepEqual([replay.status, replay.json.replayed], [202, 2]);
+    await dead.waitFor((rs) => rs.length === 2);
+    assert.deepEqual(dead.requests.map((r) => (JSON.parse(r.body) as { rule: string }).rule).sort(), ['reuse dead A', 'reuse dead B']);
+    assert.equal(JSON.parse((await t.get('/v1/deadletter?destination=dead')).text).total, 0);
+  });
+
+  test('throttle: reusing an admitted alert\'s uuid does not bypass the throttle, and a reused suppressed uuid is still counted', async () => {
+    const sent = [
+      { uuid: 'tx:1', rule: 'reuse throttled r1' }, // admitted, opens the window
+      { uuid: 'ty:2', rule: 'reuse throttled r1' }, // suppressed (first of the window: a summary is scheduled)
+      { uuid: 'tx:1', rule: 'reuse throttled r1' }, // another alert with the admitted one's uuid: suppressed too
+      { uuid: 'ty:2', rule: 'reuse throttled r1' }, // another alert with a suppressed one's uuid: counted
+      { uuid: 'sentinel', rule: 'reuse throttled r9' }, // another key: admitted, and last
+    ];
+    for (const a of sent) assert.equal((await t.post('/', falcoAlert(a))).status, 202);
+    await throttled.waitFor((rs) => rs.some((r) => r.body.includes('"sentinel"')), 20_000);
+    assert.deepEqual(throttled.requests.map((r) => (JSON.parse(r.body) as { uuid: string }).uuid), ['tx:1', 'sentinel']);
+    assert.match((await t.get('/metrics')).text, /peregrine_hub_alerts_suppressed_total\{destination="throttled"\} 3/);
+  });
+});

@@ -10,7 +10,7 @@ const replayRequest = z
   })
   .strict()
   .refine((r) => r.all === true || r.destination !== undefined || r.ids !== undefined, {
-    message: 'say what to replay: {"all": true}, {"destination": "<name>"}, {"ids": ["<uuid>", …]} (ids may be combined with destination)',
+    message: 'say what to replay: {"all": true}, {"destination": "<name>"}, {"ids": ["<uuid or entry id>", …]} (ids may be combined with destination)',
   });
 
 export interface DeadLetterListing {
@@ -73,7 +73,7 @@ export class DeadLetterService {
         if (entries.length === 0) break;
         // Queue first, then remove: a crash in between replays twice rather than never.
         await worker.requeue(entries.map((e) => e.alert));
-        await this.store.remove(name, entries.map((e) => e.alert.uuid));
+        await this.store.remove(name, entries.map((e) => e.id ?? e.alert.uuid));
         byDestination[name] = (byDestination[name] ?? 0) + entries.length;
         replayed += entries.length;
         if (ids !== undefined) break;

@@ -1,10 +1,13 @@
-import { fieldsHoldBigInt, parseJsonExact, stringifyJsonExact } from '@peregrine/alert';
+import { createHash } from 'node:crypto';
 import type { Alert } from '@peregrine/alert';
+import { encodeAlert } from '@peregrine/sinks';
 import type { HubKeys } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/connection.ts';
 
 /** One alert that a destination could not take after its last attempt. */
 export interface DeadLetterEntry {
+  /** The entry's field in the set (see deadLetterId); filled in when read. */
+  readonly id?: string;
   readonly destination: string;
   readonly alert: Alert;
   readonly reason: string;
@@ -16,8 +19,20 @@ export interface DeadLetterEntry {
 }
 
 /**
- * The dead-letter set: one Redis hash per destination, field = alert uuid, so
- * an alert appears once per destination however often it failed.
+ * The entry's field in the dead-letter hash: the alert uuid and a digest of
+ * the whole alert. The uuid is the sender's choice, so two different alerts
+ * may carry one; keyed by uuid alone, the second would overwrite the first.
+ * The same alert failing again (a retried job, a crashed hub) lands on the
+ * same field, so it still appears once. Entries written before this have
+ * the bare uuid as field; they are read, replayed and removed the same way.
+ */
+export function deadLetterId(alert: Alert): string {
+  return `${alert.uuid}~${createHash('sha256').update(encodeAlert(alert)).digest('base64url').slice(0, 16)}`;
+}
+
+/**
+ * The dead-letter set: one Redis hash per destination, field = deadLetterId,
+ * so an alert appears once per destination however often it failed.
  */
 export class DeadLetterStore {
   constructor(
@@ -30,8 +45,7 @@ export class DeadLetterStore {
     const byDestination = new Map<string, string[]>();
     for (const e of entries) {
       const args = byDestination.get(e.destination) ?? [];
-      // Exact JSON: an integer beyond 2^53 in the alert keeps every digit (JSON.stringify would throw on a bigint).
-      args.push(e.alert.uuid, stringifyJsonExact(e, fieldsHoldBigInt(e.alert.output_fields)));
+      args.push(deadLetterId(e.alert), JSON.stringify(e));
       byDestination.set(e.destination, args);
     }
     const multi = this.redis.multi();
@@ -43,25 +57,30 @@ export class DeadLetterStore {
     return this.redis.hlen(this.keys.deadLetter(destination));
   }
 
-  /** Up to `limit` entries of one destination (all when ids is absent), in no particular order. */
+  /**
+   * Up to `limit` entries of one destination, in no particular order, each
+   * with its `id`; with `ids`, only entries whose id or alert uuid is listed
+   * (a uuid names every entry of that uuid).
+   */
   async list(destination: string, limit: number, ids?: readonly string[]): Promise<DeadLetterEntry[]> {
     const key = this.keys.deadLetter(destination);
-    if (ids !== undefined) {
-      if (ids.length === 0) return [];
-      const values = await this.redis.hmget(key, ...ids);
-      return values.filter((v): v is string => v !== null).map((v) => parseJsonExact(v) as DeadLetterEntry);
-    }
+    if (ids !== undefined && ids.length === 0) return [];
+    const wanted = ids === undefined ? undefined : new Set(ids);
     const out: DeadLetterEntry[] = [];
     let cursor = '0';
     do {
       const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', 500);
       cursor = next;
-      for (let i = 1; i < flat.length && out.length < limit; i += 2) out.push(parseJsonExact(flat[i]) as DeadLetterEntry);
+      for (let i = 0; i + 1 < flat.length && out.length < limit; i += 2) {
+        const entry = { ...(JSON.parse(flat[i + 1]) as DeadLetterEntry), id: flat[i] };
+        if (wanted === undefined || wanted.has(entry.id) || wanted.has(entry.alert.uuid)) out.push(entry);
+      }
     } while (cursor !== '0' && out.length < limit);
     return out;
   }
 
-  async remove(destination: string, uuids: readonly string[]): Promise<void> {
-    if (uuids.length > 0) await this.redis.hdel(this.keys.deadLetter(destination), ...uuids);
+  /** Removes entries by their `id`. */
+  async remove(destination: string, ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.redis.hdel(this.keys.deadLetter(destination), ...ids);
   }
 }

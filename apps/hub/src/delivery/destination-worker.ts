@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Alert } from '@peregrine/alert';
 import { Queue, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
@@ -96,12 +96,14 @@ export class DestinationWorker {
     let alerts = queued;
     let stored = queued;
     if (this.throttle !== undefined) {
-      const outcome = await this.throttle.filter(alerts.map(queuedAlertObject));
+      const outcome = await this.throttle.filter(alerts.map(queuedAlertObject), job.id);
       if (outcome.suppressed > 0) this.o.metrics.suppressed.inc(this.labels, outcome.suppressed);
       for (const first of outcome.firstSuppressed) {
         const summary = { key: first.key, sample: encodeAlert(first.alert), uuid: randomUUID() };
-        // jobId from the alert that opened suppression: a retried job schedules it once.
-        await this.queue.add(SUMMARY_JOB, { alerts: [], receivedAt: Date.now(), summary }, { ...deliveryJobOptions(), delay: first.delayMs, jobId: `summary-${first.alert.uuid}` });
+        // jobId from this job and the alert that opened suppression: a retried job schedules it once,
+        // and another alert reusing that uuid (the sender picks it) does not cancel this summary.
+        // A digest: BullMQ refuses job ids with ':', which a uuid may hold.
+        await this.queue.add(SUMMARY_JOB, { alerts: [], receivedAt: Date.now(), summary }, { ...deliveryJobOptions(), delay: first.delayMs, jobId: `summary-${job.id}-${uuidDigest(first.alert.uuid)}` });
       }
       alerts = outcome.admitted;
       stored = outcome.admittedIndexes.map((i) => queued[i]);
@@ -202,4 +204,8 @@ export class DestinationWorker {
     o.metrics.deadLettered.inc(this.labels, entries.length);
     o.logger.warn({ jobId: job.id, alerts: entries.length, reason, kind, attempts }, 'alerts dead-lettered');
   }
+}
+
+function uuidDigest(uuid: string): string {
+  return createHash('sha1').update(uuid).digest('base64url');
 }

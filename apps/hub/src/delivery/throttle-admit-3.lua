@@ -1,11 +1,12 @@
 --[[
   Decides whether one alert passes a destination's throttle. Idempotent per
-  alert uuid: a retried job gets the same answer.
+  alert identity (delivery job id and alert uuid): a retried job gets the same
+  answer, another alert reusing the uuid gets its own.
 
   KEYS[1] window key: uuid of the alert that opened the current window (PX = window)
-  KEYS[2] suppressed set: uuids suppressed since the last admitted alert
-  KEYS[3] decision key of this alert (admitted:<dest>:<uuid>)
-  ARGV[1] alert uuid
+  KEYS[2] suppressed set: identities suppressed since the last admitted alert
+  KEYS[3] decision key of this alert (admitted:<dest>:<job id>:<uuid>)
+  ARGV[1] alert identity (<job id>:<uuid>)
   ARGV[2] window in ms
   ARGV[3] retention in ms of the suppressed set and of decisions
 

@@ -41,18 +41,25 @@ export class Throttle {
     this.keyOf = compileTemplate(config.key);
   }
 
-  async filter(alerts: readonly Alert[]): Promise<ThrottleOutcome> {
+  /**
+   * `scope` is the delivery job's id: decisions are kept per job and uuid, so
+   * a retry of the job decides as before, while another alert that reuses the
+   * uuid (the sender chooses it) gets its own decision instead of inheriting
+   * the first one's for a day, and counts in the suppressed set.
+   */
+  async filter(alerts: readonly Alert[], scope?: string): Promise<ThrottleOutcome> {
     const pipeline = this.redis.pipeline();
     const alertKeys = alerts.map((a) => this.keyOf(a));
     alerts.forEach((alert, i) => {
       const key = alertKeys[i];
+      const identity = scope === undefined ? alert.uuid : `${scope}:${alert.uuid}`;
       pipeline.eval(
         ADMIT,
         3,
         this.keys.throttleWindow(this.destination, key),
         this.keys.throttleSuppressed(this.destination, key),
-        this.keys.throttleDecision(this.destination, alert.uuid),
-        alert.uuid,
+        this.keys.throttleDecision(this.destination, identity),
+        identity,
         this.config.windowMs,
         RETENTION_MS,
       );
