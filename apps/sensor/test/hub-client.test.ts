@@ -229,6 +229,42 @@ describe('hub output', () => {
     }
   });
 
+  test('a slow hub: past maxMemoryAlerts newer alerts go to the spool behind the request in flight; order kept', async () => {
+    const bodies: number[][] = [];
+    let release: (() => void) | undefined;
+    const firstHeld = new Promise<void>((r) => (release = r));
+    let held = false;
+    const server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(linesOf({ headers: req.headers, raw: Buffer.concat(chunks) }).map((l) => (JSON.parse(l) as { output_fields: { n: number } }).output_fields.n));
+        const answer = () => res.writeHead(202).end();
+        if (held) answer();
+        else {
+          held = true;
+          void firstHeld.then(answer);
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const out = await openOutput({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxMemoryAlerts: 5, maxBatchAlerts: 4, lingerMs: 1 });
+      out.emit(alert(0));
+      await until('the first request is held', () => bodies.length === 1);
+      for (let i = 1; i < 30; i++) out.emit(alert(i));
+      release!();
+      await until('30 delivered', () => bodies.flat().length >= 30);
+      await out.flush();
+      assert.deepEqual(bodies.flat(), range(0, 30));
+      assert.ok(out.stats().spooled > 0, 'the overflow went through the spool');
+      assert.equal(out.stats().dropped, 0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   test('closed during an outage and reopened over the same spool: nothing lost, order kept', async () => {
     const hub = await receiver();
     let up = false;
