@@ -20,7 +20,7 @@ export { RootNames, StaticNames, parseIdNames, type NameLookup, type RootNamesOp
 export { resolvePath } from './state/paths.ts';
 // The syscall-event field extractor.
 export { SyscallEvent, type SyscallContext, type FdView, type ContainerLookup } from './extract/syscall-event.ts';
-export { syscallExtractor, capsText, CANNOT_KNOW } from './extract/syscall-extractor.ts';
+export { syscallExtractor, extractorKnows, capsText, CANNOT_KNOW } from './extract/syscall-extractor.ts';
 export { falcoArgs, errnoText, openFlagsText, type ArgValue, type NameMaps } from './extract/falco-args.ts';
 // Event sources, on one batch walk.
 export { BatchWalker, type BatchWalkStats } from './sources/batch-walk.ts';

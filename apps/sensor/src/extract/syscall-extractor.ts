@@ -27,6 +27,11 @@ export const CANNOT_KNOW: Readonly<Record<string, string>> = {
 
 const missing: FieldAccessor<SyscallEvent> = () => undefined;
 
+/** True when the extractor answers this field at all (not a field it has never heard of). */
+export function extractorKnows(field: FieldRef): boolean {
+  return CANNOT_KNOW[field.name] === undefined && syscallExtractor().accessor(field) !== missing;
+}
+
 function cmdline(p: ProcessInfo | undefined): string | undefined {
   if (!p) return undefined;
   return p.args.length > 0 ? `${p.name} ${p.args.join(' ')}` : p.name;
