@@ -293,3 +293,45 @@ describe('hardening: a sender-chosen uuid is not the hub\'s identity of an alert
     assert.match((await t.get('/metrics')).text, /peregrine_hub_alerts_suppressed_total\{destination="throttled"\} 3/);
   });
 });
+
+describe('hardening: output field names from the sender cannot replace a prototype', () => {
+  let redis: TestRedis;
+  let receiver: HttpReceiver;
+  let t: TestHub;
+
+  before(async () => {
+    redis = await startTestRedis();
+    receiver = await startHttpReceiver();
+    t = await startTestHub(redis.url, {
+      enrich: { bracketReplacer: '_' },
+      destinations: { hook: { type: 'webhook', settings: { address: `${receiver.url}/in` } } },
+    });
+  });
+
+  after(async () => {
+    await t.hub.close();
+    await receiver.close();
+    await redis.stop();
+  });
+
+  test('bracketReplacer: a field named __proto__, or renamed to it from __proto_[, arrives as an ordinary field', async () => {
+    const renamed = falcoAlert({ uuid: 'proto-renamed', output_fields: { 'proc.aname[2]': 'bash', '__proto_[': ['evil'] } });
+    // JSON.stringify would drop a __proto__ key of an object literal: write the body by hand.
+    const ownBody = JSON.stringify(falcoAlert({ uuid: 'proto-own', output_fields: { 'proc.aname[2]': 'sshd', own_proto: ['own'] } })).replace('"own_proto"', '"__proto__"');
+    assert.equal((await t.post('/', renamed)).status, 202);
+    assert.equal((await t.post('/', ownBody)).status, 202);
+    await receiver.waitFor((rs) => rs.length === 2);
+    const byUuid = new Map(receiver.requests.map((r) => {
+      const body = JSON.parse(r.body) as { uuid: string; output_fields: Record<string, unknown> };
+      return [body.uuid, body.output_fields] as const;
+    }));
+    const a = byUuid.get('proto-renamed') as Record<string, unknown>;
+    assert.ok(Object.hasOwn(a, '__proto__'), `__proto__ is an own field: ${JSON.stringify(a)}`);
+    assert.deepEqual(a.__proto__, ['evil']);
+    assert.equal(a['proc.aname_2'], 'bash');
+    const b = byUuid.get('proto-own') as Record<string, unknown>;
+    assert.ok(Object.hasOwn(b, '__proto__'), `__proto__ is an own field: ${JSON.stringify(b)}`);
+    assert.deepEqual(b.__proto__, ['own']);
+    assert.equal(b['proc.aname_2'], 'sshd');
+  });
+});

@@ -60,7 +60,7 @@ function fieldsStep(config: EnrichConfig): EnrichAlerts | undefined {
       for (let i = 0; i < templated.length; i++) rendered[i] = templated[i][1](alert);
       for (let i = 0; i < templated.length; i++) {
         const key = templated[i][0];
-        if (!Object.hasOwn(own, key)) fields[key] = rendered[i];
+        if (!Object.hasOwn(own, key)) setField(fields, key, rendered[i]);
       }
     }
   };
@@ -85,17 +85,21 @@ function bracketStep(replacer: string): EnrichAlerts {
   return (alerts) => {
     for (const alert of alerts) {
       const own = alert.output_fields;
-      let renamed: Record<string, OutputFieldValue> | undefined;
-      for (const key of Object.keys(own)) {
-        if (key.includes('[')) {
-          renamed ??= {};
-          renamed[key.replaceAll('[', replacer).replaceAll(']', '')] = own[key];
-        }
-      }
-      if (renamed === undefined) continue;
+      const keys = Object.keys(own);
+      if (!keys.some((key) => key.includes('['))) continue;
+      // Field names come from the sender: a plain `fields[key] = …` with a key
+      // `__proto__` (as such, or made by renaming `__proto_[`) would replace the
+      // object's prototype and drop the field. setField makes an own property.
       const fields: Record<string, OutputFieldValue> = {};
-      for (const key of Object.keys(own)) if (!key.includes('[')) fields[key] = own[key];
-      alert.output_fields = Object.assign(fields, renamed);
+      for (const key of keys) if (!key.includes('[')) setField(fields, key, own[key]);
+      // Renamed fields last: they win over a field that already had the new name.
+      for (const key of keys) if (key.includes('[')) setField(fields, key.replaceAll('[', replacer).replaceAll(']', ''), own[key]);
+      alert.output_fields = fields;
     }
   };
+}
+
+/** `fields[key] = value` as an own data property, also for the key `__proto__`. */
+function setField(fields: Record<string, OutputFieldValue>, key: string, value: OutputFieldValue): void {
+  Object.defineProperty(fields, key, { value, writable: true, enumerable: true, configurable: true });
 }
