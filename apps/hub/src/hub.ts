@@ -59,10 +59,11 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   let embedded: EmbeddedRedis | undefined;
   let url = options.redisUrl ?? config.redis.url;
   if (needsEmbeddedRedis(config, url)) {
-    embedded = await startEmbeddedRedis({ dataDir: config.redis.dataDir, port: config.redis.embeddedPort, logger });
+    embedded = await startEmbeddedRedis({ dataDir: config.redis.dataDir, port: config.redis.embeddedPort, password: config.redis.password, logger });
     url = embedded.url;
   }
-  const target = redisTarget(config.redis, url ?? '');
+  // The embedded redis-server requires its password (random unless redis.password is set).
+  const target = redisTarget(embedded === undefined ? config.redis : { ...config.redis, password: embedded.password }, url ?? '');
   const keys = new HubKeys(config.redis.prefix);
   const producerConnection = target.producer();
   const workerConnection = target.worker();

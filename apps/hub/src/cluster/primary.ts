@@ -34,8 +34,10 @@ export async function runPrimary(config: HubConfig, options: PrimaryOptions): Pr
   let embedded: EmbeddedRedis | undefined;
   let redisUrl = options.redisUrl;
   if (needsEmbeddedRedis(config, redisUrl)) {
-    embedded = await startEmbeddedRedis({ dataDir: config.redis.dataDir, port: config.redis.embeddedPort, logger });
-    redisUrl = embedded.url;
+    embedded = await startEmbeddedRedis({ dataDir: config.redis.dataDir, port: config.redis.embeddedPort, password: config.redis.password, logger });
+    // Hub processes get the random password inside the URL (their environment is readable by this
+    // user only); a configured redis.password they read from the configuration, as this process did.
+    redisUrl = config.redis.password === undefined ? embedded.authUrl : embedded.url;
   }
   const env: Record<string, string> = redisUrl === undefined ? {} : { [HUB_REDIS_URL_ENV]: redisUrl };
 
