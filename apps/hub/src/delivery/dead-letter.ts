@@ -1,3 +1,4 @@
+import { fieldsHoldBigInt, parseJsonExact, stringifyJsonExact } from '@peregrine/alert';
 import { createHash } from 'node:crypto';
 import type { Alert } from '@peregrine/alert';
 import { encodeAlert } from '@peregrine/sinks';
@@ -45,7 +46,8 @@ export class DeadLetterStore {
     const byDestination = new Map<string, string[]>();
     for (const e of entries) {
       const args = byDestination.get(e.destination) ?? [];
-      args.push(deadLetterId(e.alert), JSON.stringify(e));
+      // Exact JSON: an integer beyond 2^53 in the alert keeps every digit (JSON.stringify would throw on a bigint).
+      args.push(deadLetterId(e.alert), stringifyJsonExact(e, fieldsHoldBigInt(e.alert.output_fields)));
       byDestination.set(e.destination, args);
     }
     const multi = this.redis.multi();
@@ -72,7 +74,7 @@ export class DeadLetterStore {
       const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', 500);
       cursor = next;
       for (let i = 0; i + 1 < flat.length && out.length < limit; i += 2) {
-        const entry = { ...(JSON.parse(flat[i + 1]) as DeadLetterEntry), id: flat[i] };
+        const entry = { ...(parseJsonExact(flat[i + 1]) as DeadLetterEntry), id: flat[i] };
         if (wanted === undefined || wanted.has(entry.id) || wanted.has(entry.alert.uuid)) out.push(entry);
       }
     } while (cursor !== '0' && out.length < limit);
