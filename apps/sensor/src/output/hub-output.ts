@@ -283,7 +283,13 @@ export class HubOutput implements AlertOutput {
           this.logger.info('hub output: spool sent; alerts go straight to the hub again');
           continue;
         }
-        await this.sendFromSpool();
+        try {
+          await this.sendFromSpool();
+        } catch (e) {
+          // A spool that cannot be read or advanced (disk error) must not stop the output: say so and try again later.
+          this.logger.error(`hub output: spool ${this.spool.dir}: ${(e as Error).message}; retrying`);
+          if (!this.closing) await sleep(this.backoffMaxMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+        }
         continue;
       }
       if (this.memory.length === 0) {
