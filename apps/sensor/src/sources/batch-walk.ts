@@ -1,12 +1,13 @@
 /**
  * The one batch walk every event source uses (live probe and capture file):
- * decode each raw record of a batch in order, apply it to the state tables,
- * and hand each syscall record to the caller as a SyscallEvent right after
- * its state is applied. A malformed record is counted and skipped instead of
- * aborting the run; when its length field cannot be trusted, the rest of
- * that batch is skipped (there is no way to find the next record).
+ * decode each raw record of a batch in order (native's lenient walk), apply it
+ * to the state tables, and hand each syscall record to the caller as a
+ * SyscallEvent right after its state is applied. A malformed record is
+ * counted and skipped by the decoder instead of aborting the run; when its
+ * length field cannot be trusted, the rest of that batch is skipped (there is
+ * no way to find the next record) and its bytes are counted as dropped.
  */
-import { DecodeError, HEADER_SIZE, decodeRecord } from '@peregrine/native';
+import { newDecodeStats, records, type DecodeStats } from '@peregrine/native';
 import { SyscallEvent, type SyscallContext } from '../extract/syscall-event.ts';
 
 export interface BatchWalkStats {
@@ -14,18 +15,36 @@ export interface BatchWalkStats {
   records: number;
   /** Syscall events handed out. */
   events: number;
-  /** Records that failed to decode and were skipped. */
+  /** Records that failed to decode and were skipped (including unframed ones). */
   malformed: number;
   /** Batches whose tail was skipped because a record length was unusable. */
   truncatedBatches: number;
+  /** Bytes of those skipped tails. */
+  droppedBytes: number;
   /** The first decode problem seen, for the summary (later ones are only counted). */
   firstProblem?: string;
 }
 
 export class BatchWalker {
-  readonly stats: BatchWalkStats = { records: 0, events: 0, malformed: 0, truncatedBatches: 0 };
+  /** The decoder's counters, shared by every batch of this walker's run. */
+  readonly #decode: DecodeStats = newDecodeStats();
+  #events = 0;
 
   constructor(readonly ctx: SyscallContext) {}
+
+  /** A snapshot of what the walk did so far. */
+  get stats(): BatchWalkStats {
+    const d = this.#decode;
+    const out: BatchWalkStats = {
+      records: d.records,
+      events: this.#events,
+      malformed: d.malformedRecords,
+      truncatedBatches: d.truncatedBatches,
+      droppedBytes: d.droppedBytes,
+    };
+    if (d.firstProblem !== undefined) out.firstProblem = d.firstProblem;
+    return out;
+  }
 
   /** Calls `onEvent` for every syscall record of the batch, after its state is applied. */
   walk(batch: Buffer, onEvent: (event: SyscallEvent) => void): void {
@@ -38,37 +57,15 @@ export class BatchWalker {
    * event must be consumed before the next is requested.
    */
   *events(batch: Buffer): Generator<SyscallEvent> {
-    const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-    const stats = this.stats;
+    const decode = this.#decode;
     const processes = this.ctx.processes;
-    let off = 0;
-    while (off < batch.length) {
-      const len = off + 4 <= batch.length ? dv.getUint32(off, true) : 0;
-      if (len < HEADER_SIZE || off + len > batch.length) {
-        this.#problem(new DecodeError(`bad record length ${len}`, off));
-        stats.truncatedBatches++;
-        return;
-      }
-      let raw;
-      try {
-        raw = decodeRecord(batch, dv, off);
-      } catch (err) {
-        this.#problem(err);
-        off += len;
-        continue;
-      }
-      off += len;
-      stats.records++;
+    for (const raw of records(batch, decode)) {
       const proc = processes.apply(raw);
       if (raw.kind === 'syscall') {
-        stats.events++;
-        yield new SyscallEvent(raw, stats.records, proc, this.ctx);
+        this.#events++;
+        // The record's ordinal in this run: the decoder has already counted it.
+        yield new SyscallEvent(raw, decode.records, proc, this.ctx);
       }
     }
-  }
-
-  #problem(err: unknown): void {
-    this.stats.malformed++;
-    this.stats.firstProblem ??= err instanceof Error ? err.message : String(err);
   }
 }
