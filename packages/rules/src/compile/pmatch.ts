@@ -1,4 +1,4 @@
-import { globToRegExp, hasGlobMeta } from './glob.ts';
+import { compileGlob, hasGlobMeta } from './glob.ts';
 
 /**
  * `pmatch`: path-prefix match by `/` components (libs prefix_search.h).
@@ -6,7 +6,7 @@ import { globToRegExp, hasGlobMeta } from './glob.ts';
  * `/var/runx`; empty components are skipped; each component may be an
  * fnmatch pattern.
  */
-type ComponentMatcher = string | RegExp;
+type ComponentMatcher = string | ((component: string) => boolean);
 
 function components(path: string): string[] {
   return path.split('/').filter((c) => c.length > 0);
@@ -14,7 +14,7 @@ function components(path: string): string[] {
 
 export function compilePathPrefixes(prefixes: readonly string[]): (path: string) => boolean {
   const compiled: ComponentMatcher[][] = prefixes.map((p) =>
-    components(p).map((c) => (hasGlobMeta(c) ? globToRegExp(c) : c)),
+    components(p).map((c) => (hasGlobMeta(c) ? compileGlob(c) : c)),
   );
   return (path: string) => {
     const parts = components(path);
@@ -23,7 +23,7 @@ export function compilePathPrefixes(prefixes: readonly string[]): (path: string)
       for (let i = 0; i < prefix.length; i++) {
         const m = prefix[i]!;
         const part = parts[i]!;
-        if (typeof m === 'string' ? m !== part : !m.test(part)) continue outer;
+        if (typeof m === 'string' ? m !== part : !m(part)) continue outer;
       }
       return true;
     }
