@@ -6,7 +6,8 @@
  */
 import type { FieldType, ScalarFieldValue } from '../extract.ts';
 import { ConditionCompileError } from './errors.ts';
-import { globToRegExp } from './glob.ts';
+import { compileGlob } from './glob.ts';
+import { compileRegex, RegexSyntaxError, type CompiledRegex } from './re2.ts';
 import { compilePathPrefixes } from './pmatch.ts';
 import { comparableKind, ipInCidr, parseCidr, parseIp, type ComparableKind } from '../fields/index.ts';
 
@@ -44,12 +45,16 @@ function hexToBinary(hex: string, op: string): string {
   return out;
 }
 
-/** Full-match regex, as RE2's FullMatch. JS syntax is close to RE2 for the patterns rules use. */
-function compileFullRegex(pattern: string): RegExp {
+/**
+ * Full-match regex with libs' RE2 POSIX options, in linear time (re2.ts): a
+ * JS RegExp would let a value from the watched host backtrack for minutes.
+ */
+function compileFullRegex(pattern: string): CompiledRegex {
   try {
-    return new RegExp(`^(?:${pattern})$`);
+    return compileRegex(pattern);
   } catch (e) {
-    throw new ConditionCompileError(`invalid regular expression '${pattern}': ${(e as Error).message}`);
+    if (e instanceof RegexSyntaxError) throw new ConditionCompileError(`invalid regular expression '${pattern}': ${e.message}`);
+    throw e;
   }
 }
 
@@ -120,16 +125,16 @@ export function scalarTest(op: string, kind: ValueKind, constant: ScalarFieldVal
       return (v) => asText(v).startsWith(bin);
     }
     case 'glob': {
-      const re = globToRegExp(c);
-      return (v) => re.test(asText(v));
+      const match = compileGlob(c);
+      return (v) => match(asText(v));
     }
     case 'iglob': {
-      const re = globToRegExp(c, true);
-      return (v) => re.test(asText(v));
+      const match = compileGlob(c, true);
+      return (v) => match(asText(v));
     }
     case 'regex': {
       const re = compileFullRegex(c);
-      return (v) => re.test(asText(v));
+      return (v) => re.fullMatch(asText(v));
     }
     case 'pmatch': {
       const match = compilePathPrefixes([c]);
