@@ -12,3 +12,14 @@ export { buildBusyboxImage, buildPauseImage, containerCacheDir, BUSYBOX_IMAGE, P
 export type { LocalImage } from './containers/images.ts';
 export { CriTestClient } from './containers/cri-client.ts';
 export { DockerTestClient } from './containers/docker-api.ts';
+export { startTestKafka, prepareKafka } from './kafka.ts';
+export type { TestKafka, TestKafkaOptions } from './kafka.ts';
+export { startTestOpenSearch, prepareOpenSearch } from './opensearch.ts';
+export type { TestOpenSearch, TestOpenSearchOptions } from './opensearch.ts';
+export { startTestLambda, prepareLambdaEmulator, emulatedFunctionName, lambdaEmulatorVersion } from './lambda.ts';
+export type { TestLambda, TestLambdaOptions } from './lambda.ts';
+export { startTestRedisCluster } from './redis-cluster.ts';
+export type { TestRedisCluster, TestRedisClusterOptions, RedisClusterNode } from './redis-cluster.ts';
+export { startTestServer, prepareTestServer, testServerNames, isTestServerName, defaultLambdaHandler } from './test-servers.ts';
+export type { TestServerName, StartedTestServer, StartTestServerOptions } from './test-servers.ts';
+export { residentBytes } from './server-process.ts';
