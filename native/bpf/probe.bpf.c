@@ -488,6 +488,16 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
   struct pg_sc_desc *d = bpf_map_lookup_elem(&pg_syscalls, &nr);
   if (!d || !d->id)
     return 0;
+  /*
+   * fcntl is frequent and mostly irrelevant (F_GETFL, F_SETFL, locks): only the
+   * commands that change the fd table reach the record, the rest are not even
+   * counted as seen.
+   */
+  if (d->flags & PG_DESC_FCNTL) {
+    __u64 cmd = regs->si;
+    if (cmd != 0 /* F_DUPFD */ && cmd != 1030 /* F_DUPFD_CLOEXEC */ && cmd != 2 /* F_SETFD */)
+      return 0;
+  }
   struct pg_counters *c = counters();
   if (!c)
     return 0;
@@ -557,6 +567,17 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
       add_tuple(s, t, (int)ret);
     if (flags & PG_DESC_FDPATH)
       add_file_path(s, PG_TAG_FDPATH, fd_file(t, (int)h->args[0]));
+    if ((flags & PG_DESC_PRCTL) && (h->args[0] == 15 /* PR_SET_NAME */ || h->args[0] == 16 /* PR_GET_NAME */))
+      add_user_str(s, PG_TAG_STR, (const void *)h->args[1]);
+    if (ret == 0) {
+      /* At exit the task's cwd is already the new one: the record carries it resolved. */
+      if (flags & PG_DESC_CWD)
+        add_cwd(s, PG_TAG_CWD, t);
+      if (flags & PG_DESC_FDS_ARG0)
+        add_user_bytes(s, PG_TAG_FDS, h->args[0], sizeof(struct pg_fd_pair));
+      else if (flags & PG_DESC_FDS_ARG3)
+        add_user_bytes(s, PG_TAG_FDS, h->args[3], sizeof(struct pg_fd_pair));
+    }
   }
   submit(s, c);
   return 0;
@@ -630,6 +651,236 @@ int BPF_PROG(pg_sched_exit, struct task_struct *p)
   return 0;
 }
 
+/*
+ * Exec facts Falco's rules read from its execve `flags` (proc.is_exe_writable,
+ * proc.is_exe_upper_layer, proc.is_exe_from_memfd) and its cgroups, computed
+ * here the way the kernel decides them. All of this runs once per exec.
+ */
+#define PG_OVERLAYFS_MAGIC 0x794c7630
+#define PG_SB_RDONLY 1
+#define PG_S_IMMUTABLE 8
+#define PG_CAP_DAC_OVERRIDE 1
+#define PG_CAP_FOWNER 3
+#define PG_UID_GID_INLINE_EXTENTS 5 /* UID_GID_MAP_MAX_BASE_EXTENTS */
+#define PG_GROUP_SEARCH_STEPS 17    /* binary search over at most NGROUPS_MAX (65536) */
+
+/* True when kernel id `id` has a mapping in the user namespace map (map_id_up() != -1). */
+static __always_inline int id_mapped(struct uid_gid_map *map, __u32 id)
+{
+  __u32 n = BPF_CORE_READ(map, nr_extents);
+  if (n > PG_UID_GID_INLINE_EXTENTS)
+    return 1; /* extents kept out of line (sorted arrays): not followed; mapped is the safe answer */
+  for (int j = 0; j < PG_UID_GID_INLINE_EXTENTS; j++) {
+    if (j >= n)
+      break;
+    __u32 first = BPF_CORE_READ(map, extent[j].lower_first);
+    __u32 count = BPF_CORE_READ(map, extent[j].count);
+    if (id >= first && id - first < count)
+      return 1;
+  }
+  return 0;
+}
+
+/* groups_search(): the supplementary groups are kept sorted. */
+static __always_inline int in_groups(const struct cred *cred, __u32 gid)
+{
+  struct group_info *gi = BPF_CORE_READ(cred, group_info);
+  if (!gi)
+    return 0;
+  __u32 lo = 0, hi = BPF_CORE_READ(gi, ngroups);
+  for (int j = 0; j < PG_GROUP_SEARCH_STEPS; j++) {
+    if (lo >= hi)
+      break;
+    __u32 mid = lo + (hi - lo) / 2;
+    __u32 g = BPF_CORE_READ(gi, gid[mid].val);
+    if (gid > g)
+      lo = mid + 1;
+    else if (gid < g)
+      hi = mid;
+    else
+      return 1;
+  }
+  return 0;
+}
+
+/*
+ * Could the task write its exe? The inode's owner counts as able (it may chmod
+ * the file), then the mode bits of its group or of others, then
+ * CAP_DAC_OVERRIDE / CAP_FOWNER when the inode's ids map into the task's user
+ * namespace. A read-only mount or an immutable file is never writable. ACLs
+ * and LSMs are not consulted.
+ */
+static __always_inline int exe_writable(const struct cred *cred, struct inode *ino)
+{
+  if (!ino)
+    return 0;
+  if (BPF_CORE_READ(ino, i_sb, s_flags) & PG_SB_RDONLY)
+    return 0;
+  if (BPF_CORE_READ(ino, i_flags) & PG_S_IMMUTABLE)
+    return 0;
+  if (!cred)
+    return 0;
+  __u32 iuid = BPF_CORE_READ(ino, i_uid.val);
+  __u32 igid = BPF_CORE_READ(ino, i_gid.val);
+  if (iuid == (__u32)-1 || igid == (__u32)-1)
+    return 0;
+  if (BPF_CORE_READ(cred, fsuid.val) == iuid)
+    return 1;
+  __u32 mode = BPF_CORE_READ(ino, i_mode);
+  if (BPF_CORE_READ(cred, fsgid.val) == igid || in_groups(cred, igid))
+    mode >>= 3;
+  if (mode & 2) /* S_IWGRP or S_IWOTH after the shift */
+    return 1;
+  __u64 caps = 0;
+  bpf_probe_read_kernel(&caps, sizeof(caps), __builtin_preserve_access_index(&cred->cap_effective));
+  if (!(caps & ((1ULL << PG_CAP_DAC_OVERRIDE) | (1ULL << PG_CAP_FOWNER))))
+    return 0;
+  struct user_namespace *ns = BPF_CORE_READ(cred, user_ns);
+  if (!ns)
+    return 0;
+  int uid_mapped = id_mapped(__builtin_preserve_access_index(&ns->uid_map), iuid);
+  if ((caps & (1ULL << PG_CAP_DAC_OVERRIDE)) && uid_mapped && id_mapped(__builtin_preserve_access_index(&ns->gid_map), igid))
+    return 1;
+  return (caps & (1ULL << PG_CAP_FOWNER)) && uid_mapped;
+}
+
+/*
+ * A global function: verified once, and keeps the exec program small. Global
+ * functions take scalars, so the pointers come from probe reads, not the
+ * trusted task pointer.
+ */
+__noinline __u32 pg_exe_flags(__u64 task_cred, __u64 exe_file)
+{
+  struct file *f = (struct file *)exe_file;
+  if (!f)
+    return 0;
+  __u32 flags = 0;
+  struct inode *fino = BPF_CORE_READ(f, f_inode);
+  if (exe_writable((const struct cred *)task_cred, fino))
+    flags |= PG_EXE_WRITABLE;
+  struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+  if (!d)
+    return flags;
+  if (BPF_CORE_READ(d, d_sb, s_magic) == PG_OVERLAYFS_MAGIC) {
+    /*
+     * struct ovl_inode (overlayfs is usually a module, absent from vmlinux BTF)
+     * keeps its upper dentry right after the embedded VFS inode: present means
+     * the file was written (or copied up) in the upper layer.
+     */
+    struct inode *vino = BPF_CORE_READ(d, d_inode);
+    struct dentry *upper = 0;
+    __u64 isize = bpf_core_type_size(struct inode);
+    if (vino && isize)
+      bpf_probe_read_kernel(&upper, sizeof(upper), (void *)vino + isize);
+    flags |= (upper && BPF_CORE_READ(upper, d_inode)) ? PG_EXE_UPPER_LAYER : PG_EXE_LOWER_LAYER;
+  }
+  /* memfd_create files are pseudo dentries (their own parent) named "memfd:<name>". */
+  if (BPF_CORE_READ(d, d_parent) == d) {
+    char name[8] = {};
+    bpf_probe_read_kernel(name, 6, BPF_CORE_READ(d, d_name.name));
+    if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' && name[5] == ':')
+      flags |= PG_EXE_FROM_MEMFD;
+  }
+  return flags;
+}
+
+/* kernfs_node's parent pointer was renamed to __parent in 6.15. */
+struct kernfs_node___new {
+  struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
+struct kernfs_node___old {
+  struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+  struct kernfs_node___new *n = (void *)kn;
+  if (bpf_core_field_exists(n->__parent))
+    return BPF_CORE_READ(n, __parent);
+  return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+struct cg_walk_ctx {
+  struct pg_scratch *s;
+  struct kernfs_node *kn;
+  __u32 pos;
+  __u32 done;
+};
+
+/* One cgroup path component, right to left into s->walk (the hierarchy's root has no parent and no name in the path). */
+static long cg_walk_step(__u32 i, struct cg_walk_ctx *w)
+{
+  struct pg_scratch *s = w->s;
+  struct kernfs_node *kn = w->kn; /* a local: CO-RE reads relocate kernel types, not cg_walk_ctx */
+  if (!s || !kn)
+    return 1;
+  struct kernfs_node *parent = kn_parent(kn);
+  if (!parent) {
+    w->done = 1;
+    return 1;
+  }
+  const char *name = BPF_CORE_READ(kn, name);
+  /* Its length first, into the spare bytes past PG_PATH_MAX, then the bytes into place. */
+  long n = bpf_probe_read_kernel_str(&s->walk[PG_PATH_MAX], 256, name);
+  if (n <= 1) {
+    w->kn = parent;
+    return 0;
+  }
+  __u32 len = (__u32)(n - 1) & 255;
+  __u32 pos = w->pos;
+  if (pos < len + 1 || pos > PG_PATH_MAX)
+    return 1; /* no room: the leading components are cut */
+  pos = (pos - len - 1) & (PG_PATH_MAX - 1);
+  s->walk[pos] = '/';
+  bpf_probe_read_kernel(&s->walk[pos + 1], len, name);
+  w->pos = pos;
+  w->kn = parent;
+  return 0;
+}
+
+/*
+ * PG_TAG_CGROUP_PATH: the task's cgroup path in the hierarchy of the cpu
+ * controller when that is a v1 hierarchy (on hybrid machines the v2 default
+ * hierarchy is the root for every container: container runtimes place their
+ * cgroups only in the v1 ones), else its cgroup v2 path.
+ */
+__noinline int pg_add_cgroup_path(struct pg_scratch *s, __u64 css_set)
+{
+  struct css_set *cs = (struct css_set *)css_set;
+  if (!s || !cs)
+    return 0;
+  struct cgroup *dfl = BPF_CORE_READ(cs, dfl_cgrp);
+  struct cgroup *cg = dfl;
+  if (bpf_core_enum_value_exists(enum cgroup_subsys_id, cpu_cgrp_id)) {
+    int id = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
+    struct cgroup_subsys_state *css = BPF_CORE_READ(cs, subsys[id]);
+    struct cgroup *v1 = css ? BPF_CORE_READ(css, cgroup) : 0;
+    if (v1 && BPF_CORE_READ(v1, root) != BPF_CORE_READ(dfl, root))
+      cg = v1;
+  }
+  struct cg_walk_ctx w = { .s = s, .kn = BPF_CORE_READ(cg, kn), .pos = PG_PATH_MAX, .done = 0 };
+  if (!w.kn)
+    return 0;
+  bpf_loop(PG_CGROUP_DEPTH, cg_walk_step, &w, 0);
+  if (!w.done)
+    HDR(s)->flags |= PG_HF_TRUNCATED;
+  __u32 pos = w.pos;
+  if (pos >= PG_PATH_MAX) {
+    pos = PG_PATH_MAX - 1; /* the hierarchy's root cgroup */
+    s->walk[pos] = '/';
+  }
+  int off = blob_start(s);
+  if (off < 0)
+    return 0;
+  pos &= (PG_PATH_MAX - 1);
+  __u32 n = PG_PATH_MAX - pos;
+  if (n > PG_PATH_MAX)
+    return 0;
+  bpf_probe_read_kernel(&s->buf[off + PG_BLOB_PREFIX], n, &s->walk[pos]);
+  blob_end(s, off, PG_TAG_CGROUP_PATH, n);
+  return 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -668,8 +919,13 @@ int BPF_PROG(pg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_b
     struct pid *sid = BPF_CORE_READ(t, signal, pids[PIDTYPE_SID]);
     xi->sid = BPF_CORE_READ(sid, numbers[0].nr);
     const struct cred *cred = BPF_CORE_READ(t, cred);
+    /* kernel_cap_t is a u64 since 6.3 and u32[2] before: the same 8 bytes on little-endian. */
     bpf_probe_read_kernel(&xi->cap_effective, 8, __builtin_preserve_access_index(&cred->cap_effective));
-    struct inode *ino = BPF_CORE_READ(mm, exe_file, f_inode);
+    bpf_probe_read_kernel(&xi->cap_permitted, 8, __builtin_preserve_access_index(&cred->cap_permitted));
+    bpf_probe_read_kernel(&xi->cap_inheritable, 8, __builtin_preserve_access_index(&cred->cap_inheritable));
+    struct file *exe = BPF_CORE_READ(mm, exe_file);
+    xi->exe_flags = pg_exe_flags((__u64)cred, (__u64)exe);
+    struct inode *ino = BPF_CORE_READ(exe, f_inode);
     if (ino) {
       xi->exe_ino = BPF_CORE_READ(ino, i_ino);
       xi->exe_dev = BPF_CORE_READ(ino, i_sb, s_dev);
@@ -681,6 +937,7 @@ int BPF_PROG(pg_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_b
     blob_end(s, off, PG_TAG_EXECINFO, sizeof(*xi));
   }
   add_kernel_str(s, PG_TAG_CGROUP, BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, name));
+  pg_add_cgroup_path(s, (__u64)BPF_CORE_READ(t, cgroups));
   submit(s, c);
   return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * Peregrine raw event layout, version 1. This header is the single definition
+ * Peregrine raw event layout, version 2. This header is the single definition
  * shared by the eBPF probe (native/bpf/probe.bpf.c), the addon
  * (native/src/addon.cc) and, mirrored field for field, the TypeScript decoder
  * (native/ts/layout.ts). Capture files store these records unchanged, so any
@@ -17,7 +17,13 @@
 #include <linux/types.h>
 #endif
 
-#define PG_EVENT_LAYOUT_VERSION 1
+/*
+ * Version 2 extends version 1 without changing any byte of it: more syscall
+ * ids (after PG_SC_CLOSE), tags 16-17, pg_exec_info grown at its end and new
+ * PG_DESC_* bits. A v2 decoder therefore reads v1 records as they are; a v1
+ * decoder would refuse the new ids, hence the bump.
+ */
+#define PG_EVENT_LAYOUT_VERSION 2
 
 /* Record kinds. */
 #define PG_KIND_SYSCALL 1 /* a syscall's exit: args, return value, blobs */
@@ -42,6 +48,11 @@ enum pg_syscall {
   PG_SC_DUP, PG_SC_DUP2, PG_SC_DUP3,
   PG_SC_BPF, PG_SC_PTRACE, PG_SC_SETNS, PG_SC_SETUID, PG_SC_UNSHARE,
   PG_SC_USERFAULTFD, PG_SC_INIT_MODULE, PG_SC_FINIT_MODULE, PG_SC_CLOSE,
+  /* Layout version 2. */
+  PG_SC_FCNTL, PG_SC_CHDIR, PG_SC_FCHDIR, PG_SC_PIPE, PG_SC_PIPE2, PG_SC_SOCKETPAIR,
+  PG_SC_MEMFD_CREATE, PG_SC_BIND, PG_SC_SETGID, PG_SC_SETREUID, PG_SC_SETREGID,
+  PG_SC_SETRESUID, PG_SC_SETRESGID, PG_SC_MOUNT, PG_SC_UMOUNT2, PG_SC_PRCTL,
+  PG_SC_PIDFD_OPEN, PG_SC_PIDFD_GETFD, PG_SC_PROCESS_VM_READV, PG_SC_PROCESS_VM_WRITEV,
   PG_SC_COUNT
 };
 
@@ -61,6 +72,8 @@ enum pg_syscall {
 #define PG_TAG_STR 13      /* a plain user string argument (module params) */
 #define PG_TAG_FDPATH 14   /* absolute path of the file behind arg0's fd */
 #define PG_TAG_OPENHOW 15  /* openat2: struct open_how {u64 flags, mode, resolve} */
+#define PG_TAG_CGROUP_PATH 16 /* exec: cgroup path (from its hierarchy's root) of the cpu controller's hierarchy, v1 or v2 */
+#define PG_TAG_FDS 17      /* pipe/pipe2/socketpair: struct pg_fd_pair the kernel filled in */
 
 /* Header flags. */
 #define PG_HF_TRUNCATED 1 /* a bounded blob was cut short */
@@ -96,7 +109,12 @@ struct pg_tuple {   /* PG_TAG_TUPLE, 40 bytes */
   __u8 daddr[16];   /* remote address */
 };
 
-struct pg_exec_info { /* PG_TAG_EXECINFO, 64 bytes */
+/*
+ * PG_TAG_EXECINFO, 88 bytes. Layout v1 records carry only the first 64 (up
+ * to cap_effective): fields are only ever appended, and a decoder reads those
+ * the blob's length covers.
+ */
+struct pg_exec_info {
   __u32 loginuid;
   __u32 tty;        /* (major << 20) | minor of the controlling tty; 0 = none */
   __u32 euid;
@@ -109,6 +127,21 @@ struct pg_exec_info { /* PG_TAG_EXECINFO, 64 bytes */
   __s64 exe_ctime_sec;
   __s64 exe_mtime_sec;
   __u64 cap_effective;
+  __u64 cap_permitted;   /* 64: layout v2 from here */
+  __u64 cap_inheritable;
+  __u32 exe_flags;       /* PG_EXE_*: Falco's execve `flags` (same bit values) */
+  __u32 pad_end;
+};
+
+/* pg_exec_info.exe_flags (the bit values of Falco's PPM_EXE_*). */
+#define PG_EXE_WRITABLE 1     /* the exe is writable by the process's fs uid/gid (owner, mode, groups, caps) */
+#define PG_EXE_UPPER_LAYER 2  /* the exe is on an overlayfs upper layer (written in the container) */
+#define PG_EXE_FROM_MEMFD 4   /* the exe is a memfd_create file (fileless execution) */
+#define PG_EXE_LOWER_LAYER 8  /* the exe is on an overlayfs lower layer (from the image) */
+
+struct pg_fd_pair { /* PG_TAG_FDS, 8 bytes */
+  __s32 fd0;
+  __s32 fd1;
 };
 
 /* What the probe does for one raw syscall number; userspace fills the table. */
@@ -125,6 +158,11 @@ struct pg_exec_info { /* PG_TAG_EXECINFO, 64 bytes */
 #define PG_DESC_ADDR_ACCEPT 32   /* sockaddr at arg1, len *arg2 (filled by the kernel) */
 #define PG_DESC_ADDR_RECVFROM 64 /* sockaddr at arg4, len *arg5 (filled by the kernel) */
 #define PG_DESC_OPENHOW 128      /* struct open_how at arg2 */
+#define PG_DESC_CWD 256          /* success: emit PG_TAG_CWD, the cwd after the call (chdir/fchdir) */
+#define PG_DESC_FDS_ARG0 512     /* success: emit PG_TAG_FDS from the int[2] at arg0 (pipe, pipe2) */
+#define PG_DESC_FDS_ARG3 1024    /* success: emit PG_TAG_FDS from the int[2] at arg3 (socketpair) */
+#define PG_DESC_FCNTL 2048       /* only fd-state commands (F_DUPFD, F_DUPFD_CLOEXEC, F_SETFD); others are not seen */
+#define PG_DESC_PRCTL 4096       /* PR_SET_NAME / PR_GET_NAME: the name at arg1 as PG_TAG_STR */
 
 struct pg_sc_desc {
   __u16 id;          /* enum pg_syscall; 0 = not interesting */
@@ -158,5 +196,6 @@ struct pg_prefix_key {
 #define PG_PATH_MAX 4096
 #define PG_ARGV_MAX 4096
 #define PG_ENV_MAX 2048
+#define PG_CGROUP_DEPTH 32 /* components of a cgroup path walked (deeper: leading ones cut, record truncated) */
 
 #endif

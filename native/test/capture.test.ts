@@ -12,6 +12,7 @@ import { CaptureFormatError, CaptureReader, ChunkType, FILE_HEADER_SIZE } from '
 import { runCapture, type CaptureSummary } from '../ts/capture-session.ts';
 import { forEachRecord, type RawEvent } from '../ts/decode.ts';
 import { requireBuilt, runHelper, type HelperRun } from './support.ts';
+import { EVENT_LAYOUT_VERSION } from '../ts/layout.ts';
 
 let dir: string;
 let file: string;
@@ -60,7 +61,7 @@ describe('capture files', () => {
     const { reader, events } = await readAll(file);
     const m = reader.header.metadata;
     assert.equal(reader.header.formatVersion, 1);
-    assert.equal(reader.header.layoutVersion, 1);
+    assert.equal(reader.header.layoutVersion, EVENT_LAYOUT_VERSION);
     assert.equal(m.users['0'], 'root');
     assert.ok(m.syscalls.includes('openat'));
     assert.ok(reader.header.bootEpochNs > 1_600_000_000_000_000_000n, 'boot time is a plausible epoch');
@@ -106,6 +107,18 @@ describe('capture files', () => {
     b.writeUInt16LE(99, 8);
     writeFileSync(future, b);
     await assert.rejects(CaptureReader.open(future), /future\.pgcap: byte 8: capture format v99 is not supported/);
+    // Event layout: v1 captures still decode (v2 only adds); a newer layout is refused.
+    const layout = (v: number): string => {
+      const p = join(dir, `layout-${v}.pgcap`);
+      const c = readFileSync(file);
+      c.writeUInt16LE(v, 10);
+      writeFileSync(p, c);
+      return p;
+    };
+    const v1 = await readAll(layout(1));
+    assert.equal(v1.reader.header.layoutVersion, 1);
+    assert.ok(v1.events.length > 0);
+    await assert.rejects(CaptureReader.open(layout(EVENT_LAYOUT_VERSION + 1)), /byte 10: event layout v3 is not supported \(this build decodes v1 to v2\)/);
   });
 
   test('a chunk whose record count disagrees with its header is reported, not guessed', async () => {

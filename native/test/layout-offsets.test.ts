@@ -25,6 +25,9 @@ import {
   EVENT_LAYOUT_VERSION,
   EXEC_INFO_SIZE,
   ExecInfoOffset,
+  ExeFlag,
+  FD_PAIR_SIZE,
+  FdPairOffset,
   H,
   HEADER_SIZE,
   HeaderFlag,
@@ -54,6 +57,7 @@ const MIRRORED: Record<string, StructMirror> = {
   pg_event_header: { size: HEADER_SIZE, offsets: H },
   pg_tuple: { size: TUPLE_SIZE, offsets: TupleOffset },
   pg_exec_info: { size: EXEC_INFO_SIZE, offsets: ExecInfoOffset },
+  pg_fd_pair: { size: FD_PAIR_SIZE, offsets: FdPairOffset },
   pg_sc_desc: { size: DESC_SIZE, offsets: DescOffset },
   // Not in pg_event.h: the kernel's struct, copied into the OPENHOW blob as is.
   open_how: { size: OPEN_HOW_SIZE, offsets: OpenHowOffset },
@@ -85,6 +89,7 @@ function tsConstant(name: string): number | { cOnly: string } | undefined {
     PG_PATH_MAX: { cOnly: 'a bound on what the probe copies; the decoder reads each blob length' },
     PG_ARGV_MAX: { cOnly: 'a bound on what the probe copies; the decoder reads each blob length' },
     PG_ENV_MAX: { cOnly: 'a bound on what the probe copies; the decoder reads each blob length' },
+    PG_CGROUP_DEPTH: { cOnly: 'a bound on the cgroup walk; a cut path sets the record truncated flag' },
   };
   if (name in fixed) return fixed[name];
   const groups: Array<[string, Readonly<Record<string, number>>]> = [
@@ -94,6 +99,7 @@ function tsConstant(name: string): number | { cOnly: string } | undefined {
     ['PG_ARG_', DescArg],
     ['PG_SOCK_', DescSock],
     ['PG_DESC_', DescFlag],
+    ['PG_EXE_', ExeFlag],
   ];
   for (const [prefix, values] of groups) {
     const key = rest(prefix);

@@ -9,7 +9,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CaptureFormatError, CaptureReader, CHUNK_HEADER_SIZE, ChunkType, FILE_HEADER_SIZE } from '../ts/capture.ts';
 import { DecodeError, countRecords, decodeBatch, forEachRecord, newDecodeStats, records, type RawEvent } from '../ts/decode.ts';
-import { DESC_SIZE, H, HEADER_SIZE, Kind, SYSCALLS, SYSCALL_BY_NAME, Tag, adaptiveSyscalls, buildSyscallTable } from '../ts/layout.ts';
+import {
+  DESC_SIZE,
+  DescFlag,
+  EXEC_INFO_SIZE,
+  EXEC_INFO_V1_SIZE,
+  ExecInfoOffset,
+  ExeFlag,
+  H,
+  HEADER_SIZE,
+  Kind,
+  SYSCALLS,
+  SYSCALL_BY_NAME,
+  Tag,
+  adaptiveSyscalls,
+  buildSyscallTable,
+} from '../ts/layout.ts';
 import { record, sampleRecords, writeSmallCapture } from './records.ts';
 
 describe('layout and decoder', () => {
@@ -26,7 +41,7 @@ describe('layout and decoder', () => {
 
   test('adaptive set: the rules event types the probe supports, plus the state set', () => {
     const r = adaptiveSyscalls(['execve', 'openat', 'procexit', 'container']);
-    assert.deepEqual(r.syscalls, ['openat', 'execve', 'close']);
+    assert.deepEqual(r.syscalls, ['openat', 'execve', 'dup', 'dup2', 'dup3', 'close', 'fcntl', 'chdir', 'fchdir', 'pipe', 'pipe2', 'socketpair', 'memfd_create']);
     assert.deepEqual(r.unsupported, ['container', 'procexit']);
   });
 
@@ -58,6 +73,62 @@ describe('layout and decoder', () => {
     const rec = record(Kind.SYSCALL, 2, [[99, Buffer.from('future')], [Tag.PATH0, Buffer.from('/etc/x')]]);
     const [e] = decodeBatch(rec);
     assert.equal(e.path0, '/etc/x');
+  });
+});
+
+describe('layout v2 additions', () => {
+  const execRecord = (info: Buffer): RawEvent => decodeBatch(record(Kind.EXEC, 0, [[Tag.EXECINFO, info]], { res: 0 }))[0];
+
+  test('a v1 exec info blob (64 bytes) decodes without the v2 fields', () => {
+    const info = Buffer.alloc(EXEC_INFO_V1_SIZE);
+    info.writeUInt32LE(1000, ExecInfoOffset.loginuid);
+    info.writeBigUInt64LE(0x3n, ExecInfoOffset.capEffective);
+    const e = execRecord(info);
+    assert.equal(e.exec?.loginuid, 1000);
+    assert.equal(e.exec?.capEffective, 3n);
+    for (const k of ['capPermitted', 'capInheritable', 'exeFlags', 'exeWritable', 'exeUpperLayer', 'exeLowerLayer', 'exeFromMemfd']) {
+      assert.ok(!(k in (e.exec ?? {})), `${k} absent from a v1 record`);
+    }
+  });
+
+  test('a v2 exec info blob carries the permitted/inheritable caps and the exe flags', () => {
+    const info = Buffer.alloc(EXEC_INFO_SIZE);
+    info.writeBigUInt64LE((1n << 21n) | 1n, ExecInfoOffset.capPermitted);
+    info.writeBigUInt64LE(1n << 40n, ExecInfoOffset.capInheritable);
+    info.writeUInt32LE(ExeFlag.UPPER_LAYER | ExeFlag.FROM_MEMFD, ExecInfoOffset.exeFlags);
+    const x = execRecord(info).exec;
+    assert.ok(x);
+    assert.equal(x.capPermitted, (1n << 21n) | 1n);
+    assert.equal(x.capInheritable, 1n << 40n);
+    assert.equal(x.exeFlags, 6);
+    assert.deepEqual([x.exeWritable, x.exeUpperLayer, x.exeLowerLayer, x.exeFromMemfd], [false, true, false, true]);
+    assert.equal(execRecord(info.subarray(0, EXEC_INFO_V1_SIZE - 1)).exec, undefined, 'shorter than v1: not decoded');
+  });
+
+  test('cgroup path and fd pair blobs', () => {
+    const fds = Buffer.alloc(8);
+    fds.writeInt32LE(5, 0);
+    fds.writeInt32LE(6, 4);
+    const [pipe] = decodeBatch(record(Kind.SYSCALL, SYSCALL_BY_NAME.get('pipe2')!.id, [[Tag.FDS, fds]], { res: 0 }));
+    assert.equal(pipe.type, 'pipe2');
+    assert.deepEqual(pipe.fds, { fd0: 5, fd1: 6 });
+    const path = '/kubepods/besteffort/pod1234/' + 'a'.repeat(64);
+    const [exec] = decodeBatch(record(Kind.EXEC, 0, [[Tag.CGROUP_PATH, Buffer.from(path)]], { res: 0 }));
+    assert.equal(exec.cgroupPath, path);
+  });
+
+  test('the new syscalls have their table entries (fcntl filtered in the kernel, chdir cwd, pipe fds)', () => {
+    const t = buildSyscallTable(['fcntl', 'chdir', 'pipe2', 'socketpair', 'prctl', 'mount', 'bind']);
+    const flagsAt = (nr: number): number => t[nr * DESC_SIZE + 8] | (t[nr * DESC_SIZE + 9] << 8);
+    assert.equal(flagsAt(72), DescFlag.FCNTL);
+    assert.equal(flagsAt(80), DescFlag.CWD);
+    assert.equal(flagsAt(293), DescFlag.FDS_ARG0);
+    assert.equal(flagsAt(53), DescFlag.FDS_ARG3);
+    assert.equal(flagsAt(157), DescFlag.PRCTL);
+    assert.equal(flagsAt(49), DescFlag.ADDR_CONNECT);
+    assert.equal(t[165 * DESC_SIZE + 7], 2, 'mount: the fs type string is arg 2');
+    const nrs = new Set(SYSCALLS.map((s) => s.x86_64));
+    assert.equal(nrs.size, SYSCALLS.length, 'no raw number twice');
   });
 });
 

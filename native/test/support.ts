@@ -133,7 +133,7 @@ export function matchCalls(run: HelperRun, events: readonly RawEvent[]): Map<num
   let pos = syscalls.findIndex((e) => e.type === 'close' && (e.args[0] | 0) === -4242) + 1;
   if (pos === 0) throw new Error('the helper marker close(-4242) was not captured');
   run.results.forEach((r, i) => {
-    if (r.op === 'port' || r.op === 'flood') return;
+    if (r.op === 'port' || r.op === 'flood' || r.op === 'fd') return;
     const type = r.op === 'diropen' ? 'openat' : r.op;
     for (let j = pos; j < syscalls.length; j++) {
       const e = syscalls[j];

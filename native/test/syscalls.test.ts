@@ -464,3 +464,113 @@ describe('stats', () => {
     assert.ok(s.user.records > 0);
   });
 });
+
+describe('layout v2 syscalls (fd and cwd state, privileges, mounts, pidfds)', () => {
+  test('fcntl (fd-table commands only), chdir/fchdir (new cwd), pipes, socketpair, memfd_create, bind', async () => {
+    const ctx = await run([
+      'openat', 'cwd', '/dev/null', '0', '0', //                 0 -> 3
+      'fcntl', '3', '0', '20', //                                1 F_DUPFD -> 20
+      'fcntl', '3', '1030', '30', //                             2 F_DUPFD_CLOEXEC -> 30
+      'fcntl', '3', '2', '1', //                                 3 F_SETFD FD_CLOEXEC
+      'fcntl', '3', '1', '0', //                                 4 F_GETFD: not captured
+      'fcntl', '3', '3', '0', //                                 5 F_GETFL: not captured
+      'mkdir', 'sub', '0755', //                                 6
+      'chdir', 'sub', //                                         7
+      'openat', 'cwd', dir, '0x10000', '0', //                   8 O_DIRECTORY
+      'fchdir', 'last', //                                       9
+      'chdir', '/nonexistent-pg', //                             10
+      'pipe', //                                                 11
+      'pipe2', '0x80000', //                                     14 (12, 13: the fds)
+      'socketpair', '1', '1', //                                 17 AF_UNIX, SOCK_STREAM
+      'memfd_create', 'pg-mfd', '1', //                          20 MFD_CLOEXEC
+      'bind', //                                                 21
+    ]);
+    let e = call(ctx, 1, 'fcntl');
+    assert.deepEqual([e.args[0], e.args[1], e.args[2], e.res], [3, 0, 20, 20]);
+    e = call(ctx, 2, 'fcntl');
+    assert.deepEqual([e.args[1], e.res], [1030, 30]);
+    e = call(ctx, 3, 'fcntl');
+    assert.deepEqual([e.args[1], e.args[2], e.res], [2, 1, 0]);
+    const fcntlCmds = ctx.events.filter((x) => x.type === 'fcntl').map((x) => x.args[1]);
+    assert.deepEqual(fcntlCmds, [0, 1030, 2], 'F_GETFD/F_GETFL are dropped in the kernel');
+
+    e = call(ctx, 7, 'chdir');
+    assert.deepEqual([e.res, e.path0, e.cwd], [0, 'sub', `${dir}/sub`]);
+    assert.equal(e.base0, undefined, 'the path is not resolved against the (already changed) cwd');
+    const dirFd = call(ctx, 8, 'openat').res;
+    e = call(ctx, 9, 'fchdir');
+    assert.deepEqual([e.res, e.args[0], e.cwd], [0, dirFd, dir]);
+    e = call(ctx, 10, 'chdir');
+    assert.deepEqual([e.res, e.path0, e.cwd], [-2, '/nonexistent-pg', undefined]);
+
+    const fdLines = ctx.run.results.filter((r) => r.op === 'fd').map((r) => r.ret);
+    e = call(ctx, 11, 'pipe');
+    assert.deepEqual(e.fds, { fd0: fdLines[0], fd1: fdLines[1] });
+    e = call(ctx, 14, 'pipe2');
+    assert.equal(e.args[1], 0x80000);
+    assert.deepEqual(e.fds, { fd0: fdLines[2], fd1: fdLines[3] });
+    e = call(ctx, 17, 'socketpair');
+    assert.deepEqual([e.args[0], e.args[1]], [1, 1]);
+    assert.deepEqual(e.fds, { fd0: fdLines[4], fd1: fdLines[5] });
+    e = call(ctx, 20, 'memfd_create');
+    assert.ok(e.res > 2);
+    assert.deepEqual([e.str, e.args[1]], ['pg-mfd', 1]);
+    e = call(ctx, 21, 'bind');
+    assert.equal(e.res, 0);
+    assert.deepEqual([e.sockaddr?.family, e.sockaddr?.addr, e.sockaddr?.port], ['ipv4', '127.0.0.1', 0]);
+    assert.equal(e.tuple?.proto, 17);
+    assert.ok((e.tuple?.localPort ?? 0) > 0, 'the kernel tuple has the port bind chose');
+  });
+
+  test('set*id, mount/umount2, prctl, pidfd_open/pidfd_getfd, process_vm_readv/writev', async () => {
+    const ctx = await run([
+      'setgid', '0', //                                          0
+      'setreuid', '-1', '-1', //                                 1
+      'setregid', '-1', '-1', //                                 2
+      'setresuid', '-1', '0', '-1', //                           3
+      'setresgid', '-1', '-1', '0', //                           4
+      'mkdir', 'mnt', '0755', //                                 5
+      'mount', 'pg-tmpfs', 'mnt', 'tmpfs', '0x1', //             6 MS_RDONLY
+      'umount2', 'mnt', '0', //                                  7
+      'umount2', '/nonexistent-pg', '0', //                      8
+      'prctl-setname', 'pg-renamed', //                          9
+      'prctl', '3', '0', //                                      10 PR_GET_DUMPABLE
+      'pidfd_open', '1', '0', //                                 11
+      'pidfd_getfd', 'last', '9999', '0', //                     12 refused (EBADF or EPERM)
+      'process_vm_readv', '999999', //                           13 ESRCH
+      'process_vm_writev', '999999', //                          14 ESRCH
+    ]);
+    let e = call(ctx, 0, 'setgid');
+    assert.deepEqual([e.res, e.args[0]], [0, 0]);
+    e = call(ctx, 1, 'setreuid');
+    assert.deepEqual([e.res, e.args[0] | 0, e.args[1] | 0], [0, -1, -1]);
+    e = call(ctx, 2, 'setregid');
+    assert.equal(e.res, 0);
+    e = call(ctx, 3, 'setresuid');
+    assert.deepEqual([e.args[0] | 0, e.args[1], e.args[2] | 0], [-1, 0, -1]);
+    e = call(ctx, 4, 'setresgid');
+    assert.deepEqual([e.args[0] | 0, e.args[1] | 0, e.args[2]], [-1, -1, 0]);
+    e = call(ctx, 6, 'mount');
+    assert.equal(e.res, 0);
+    assert.deepEqual([e.path0, e.base0, e.path1, e.base1, e.str, e.args[3]], ['pg-tmpfs', undefined, 'mnt', dir, 'tmpfs', 1]);
+    e = call(ctx, 7, 'umount2');
+    assert.deepEqual([e.res, e.path0, e.base0], [0, 'mnt', dir]);
+    e = call(ctx, 8, 'umount2');
+    assert.deepEqual([e.res, e.path0], [-2, '/nonexistent-pg']);
+    e = call(ctx, 9, 'prctl');
+    assert.deepEqual([e.res, e.args[0], e.str], [0, 15, 'pg-renamed']);
+    assert.equal(e.comm, 'pg-renamed', 'the name is the comm at exit');
+    e = call(ctx, 10, 'prctl');
+    assert.deepEqual([e.args[0], e.str], [3, undefined]);
+    const pidfd = call(ctx, 11, 'pidfd_open');
+    assert.ok(pidfd.res > 2);
+    assert.deepEqual([pidfd.args[0], pidfd.args[1]], [1, 0]);
+    e = call(ctx, 12, 'pidfd_getfd');
+    assert.ok(e.res < 0);
+    assert.deepEqual([e.args[0], e.args[1]], [pidfd.res, 9999]);
+    e = call(ctx, 13, 'process_vm_readv');
+    assert.deepEqual([e.res, e.args[0]], [-3, 999999]);
+    e = call(ctx, 14, 'process_vm_writev');
+    assert.deepEqual([e.res, e.args[0]], [-3, 999999]);
+  });
+});

@@ -6,7 +6,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { EVENT_LAYOUT_VERSION } from './layout.ts';
+import { EVENT_LAYOUT_VERSION, MIN_EVENT_LAYOUT_VERSION } from './layout.ts';
 import { DecodeError, countRecords } from './decode.ts';
 import type { ProcessSnapshot } from './proc-snapshot.ts';
 
@@ -241,8 +241,9 @@ export class CaptureReader {
       if (formatVersion !== CAPTURE_FORMAT_VERSION) {
         throw new CaptureFormatError(path, 8, `capture format v${formatVersion} is not supported (this build reads v${CAPTURE_FORMAT_VERSION})`);
       }
-      if (layoutVersion !== EVENT_LAYOUT_VERSION) {
-        throw new CaptureFormatError(path, 10, `event layout v${layoutVersion} is not supported (this build decodes v${EVENT_LAYOUT_VERSION})`);
+      // Each layout version only adds to the one before, so older captures decode as they are.
+      if (layoutVersion < MIN_EVENT_LAYOUT_VERSION || layoutVersion > EVENT_LAYOUT_VERSION) {
+        throw new CaptureFormatError(path, 10, `event layout v${layoutVersion} is not supported (this build decodes v${MIN_EVENT_LAYOUT_VERSION} to v${EVENT_LAYOUT_VERSION})`);
       }
       const metaLen = h.readUInt32LE(12);
       if (metaLen > MAX_METADATA_BYTES) {

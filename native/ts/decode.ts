@@ -1,5 +1,5 @@
 /**
- * Decodes batches of raw records (layout v1, see layout.ts / pg_event.h) with
+ * Decodes batches of raw records (layout v2 and v1, see layout.ts / pg_event.h) with
  * a DataView: fixed header fields by offset, then length-prefixed blobs. One
  * batch is one Buffer as delivered by the addon or stored in a capture chunk.
  */
@@ -8,7 +8,11 @@ import {
   BLOB_PREFIX,
   COMM_SIZE,
   EXEC_INFO_SIZE,
+  EXEC_INFO_V1_SIZE,
   ExecInfoOffset,
+  ExeFlag,
+  FD_PAIR_SIZE,
+  FdPairOffset,
   H,
   HEADER_SIZE,
   HeaderFlag,
@@ -51,6 +55,28 @@ export interface ExecInfo {
   readonly exeCtimeSec: number;
   readonly exeMtimeSec: number;
   readonly capEffective: bigint;
+  /**
+   * Layout v2 (absent in records of v1 captures): permitted and inheritable
+   * capability sets (kernel bit numbers, as capEffective), and the exe flags.
+   */
+  readonly capPermitted?: bigint;
+  readonly capInheritable?: bigint;
+  /** ExeFlag bits (Falco's execve `flags`: 1 writable, 2 upper layer, 4 from memfd, 8 lower layer). */
+  readonly exeFlags?: number;
+  /** exeFlags decoded: the exe is writable by the process's fs uid/gid (proc.is_exe_writable). */
+  readonly exeWritable?: boolean;
+  /** The exe is on an overlayfs upper layer (proc.is_exe_upper_layer). */
+  readonly exeUpperLayer?: boolean;
+  /** The exe is on an overlayfs lower layer (from the image). */
+  readonly exeLowerLayer?: boolean;
+  /** The exe is a memfd_create file (proc.is_exe_from_memfd). */
+  readonly exeFromMemfd?: boolean;
+}
+
+/** The two fds pipe/pipe2/socketpair returned through user memory. */
+export interface FdPair {
+  readonly fd0: number;
+  readonly fd1: number;
 }
 
 export interface OpenHow {
@@ -92,10 +118,21 @@ export interface RawEvent {
   readonly env?: readonly string[];
   readonly cwd?: string;
   readonly exec?: ExecInfo;
+  /** Exec: leaf name of the task's cgroup v2 (on hybrid v1 machines usually empty: the v2 root). */
   readonly cgroup?: string;
+  /**
+   * Exec: the task's cgroup path from its hierarchy's root, e.g.
+   * `/docker/<64hex>`: the cpu controller's v1 hierarchy when it has one
+   * (hybrid machines), else the cgroup v2 path. Deeper than 32 components:
+   * leading ones cut and `truncated` set.
+   */
+  readonly cgroupPath?: string;
+  /** memfd_create: the name; init/finit_module: the parameters; prctl PR_SET_NAME/PR_GET_NAME: the name. */
   readonly str?: string;
   readonly fdPath?: string;
   readonly openHow?: OpenHow;
+  /** pipe/pipe2/socketpair on success: the two fds. */
+  readonly fds?: FdPair;
 }
 
 /** A batch that cannot be decoded: the reason and the byte offset inside the batch. */
@@ -209,9 +246,9 @@ function splitNul(buf: Buffer, start: number, end: number): string[] {
   return out;
 }
 
-function decodeExecInfo(dv: DataView, off: number): ExecInfo {
+function decodeExecInfo(dv: DataView, off: number, len: number): ExecInfo {
   const X = ExecInfoOffset;
-  return {
+  const base = {
     loginuid: dv.getUint32(off + X.loginuid, true),
     tty: dv.getUint32(off + X.tty, true),
     euid: dv.getUint32(off + X.euid, true),
@@ -223,6 +260,18 @@ function decodeExecInfo(dv: DataView, off: number): ExecInfo {
     exeCtimeSec: i64(dv, off + X.exeCtimeSec),
     exeMtimeSec: i64(dv, off + X.exeMtimeSec),
     capEffective: dv.getBigUint64(off + X.capEffective, true),
+  };
+  if (len < EXEC_INFO_SIZE) return base; // a layout v1 record
+  const exeFlags = dv.getUint32(off + X.exeFlags, true);
+  return {
+    ...base,
+    capPermitted: dv.getBigUint64(off + X.capPermitted, true),
+    capInheritable: dv.getBigUint64(off + X.capInheritable, true),
+    exeFlags,
+    exeWritable: (exeFlags & ExeFlag.WRITABLE) !== 0,
+    exeUpperLayer: (exeFlags & ExeFlag.UPPER_LAYER) !== 0,
+    exeLowerLayer: (exeFlags & ExeFlag.LOWER_LAYER) !== 0,
+    exeFromMemfd: (exeFlags & ExeFlag.FROM_MEMFD) !== 0,
   };
 }
 
@@ -292,8 +341,12 @@ export function decodeRecord(buf: Buffer, dv: DataView, off: number): RawEvent {
       case Tag.ARGV: ev.argv = splitNul(buf, s, e); break;
       case Tag.ENV: ev.env = splitNul(buf, s, e); break;
       case Tag.CWD: ev.cwd = buf.toString('utf8', s, e); break;
-      case Tag.EXECINFO: if (blen >= EXEC_INFO_SIZE) ev.exec = decodeExecInfo(dv, s); break;
+      case Tag.EXECINFO: if (blen >= EXEC_INFO_V1_SIZE) ev.exec = decodeExecInfo(dv, s, blen); break;
       case Tag.CGROUP: ev.cgroup = buf.toString('utf8', s, e); break;
+      case Tag.CGROUP_PATH: ev.cgroupPath = buf.toString('utf8', s, e); break;
+      case Tag.FDS:
+        if (blen >= FD_PAIR_SIZE) ev.fds = { fd0: dv.getInt32(s + FdPairOffset.fd0, true), fd1: dv.getInt32(s + FdPairOffset.fd1, true) };
+        break;
       case Tag.STR: ev.str = buf.toString('utf8', s, e); break;
       case Tag.FDPATH: ev.fdPath = buf.toString('utf8', s, e); break;
       case Tag.OPENHOW:

@@ -17,7 +17,9 @@ export {
 } from './probe.ts';
 export {
   EVENT_LAYOUT_VERSION,
+  MIN_EVENT_LAYOUT_VERSION,
   HEADER_SIZE,
+  ExeFlag,
   SYSCALLS,
   SYSCALL_BY_NAME,
   DEFAULT_SYSCALLS,
@@ -40,6 +42,7 @@ export {
   type SockTuple,
   type SockAddr,
   type ExecInfo,
+  type FdPair,
   type OpenHow,
 } from './decode.ts';
 export { findProblems, gatherFacts, assertPreconditions, ProbePreconditionError, type HostFacts } from './preconditions.ts';

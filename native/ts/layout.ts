@@ -1,12 +1,14 @@
 /**
- * The TypeScript side of native/src/pg_event.h: record layout version 1,
+ * The TypeScript side of native/src/pg_event.h: record layout version 2,
  * byte offsets, kinds, blob tags, the portable syscall ids and, per syscall,
  * how the probe reads its arguments. Keep this file and the C header in step;
  * the addon reports the header's sizes and version and `loadAddon` checks
  * them against these constants.
  */
 
-export const EVENT_LAYOUT_VERSION = 1;
+export const EVENT_LAYOUT_VERSION = 2;
+/** The oldest layout this decoder reads: v2 only adds to v1 (syscall ids, tags, exec info fields at its end). */
+export const MIN_EVENT_LAYOUT_VERSION = 1;
 export const HEADER_SIZE = 120;
 export const BLOB_PREFIX = 4;
 export const DESC_SIZE = 12;
@@ -46,7 +48,9 @@ export const TupleOffset = { family: 0, sport: 2, dport: 4, proto: 6, saddr: 8, 
 export const TUPLE_ADDR_SIZE = 16;
 
 /** struct pg_exec_info, the PG_TAG_EXECINFO blob. */
-export const EXEC_INFO_SIZE = 64;
+export const EXEC_INFO_SIZE = 88;
+/** Layout v1 exec info blobs end after capEffective; a decoder reads the fields the blob's length covers. */
+export const EXEC_INFO_V1_SIZE = 64;
 export const ExecInfoOffset = {
   loginuid: 0,
   tty: 4,
@@ -60,7 +64,17 @@ export const ExecInfoOffset = {
   exeCtimeSec: 40,
   exeMtimeSec: 48,
   capEffective: 56,
+  capPermitted: 64,
+  capInheritable: 72,
+  exeFlags: 80,
+  padEnd: 84,
 } as const;
+/** pg_exec_info.exeFlags (PG_EXE_*), the bit values of Falco's execve `flags` (PPM_EXE_*). */
+export const ExeFlag = { WRITABLE: 1, UPPER_LAYER: 2, FROM_MEMFD: 4, LOWER_LAYER: 8 } as const;
+
+/** struct pg_fd_pair, the PG_TAG_FDS blob (pipe/pipe2/socketpair results). */
+export const FD_PAIR_SIZE = 8;
+export const FdPairOffset = { fd0: 0, fd1: 4 } as const;
 
 /** struct open_how (linux/openat2.h), the PG_TAG_OPENHOW blob. */
 export const OPEN_HOW_SIZE = 24;
@@ -82,6 +96,11 @@ export const DescFlag = {
   ADDR_ACCEPT: 32,
   ADDR_RECVFROM: 64,
   OPENHOW: 128,
+  CWD: 256,
+  FDS_ARG0: 512,
+  FDS_ARG3: 1024,
+  FCNTL: 2048,
+  PRCTL: 4096,
 } as const;
 
 
@@ -104,6 +123,8 @@ export const Tag = {
   STR: 13,
   FDPATH: 14,
   OPENHOW: 15,
+  CGROUP_PATH: 16,
+  FDS: 17,
 } as const;
 
 export const HeaderFlag = { TRUNCATED: 1, THREAD: 2 } as const;
@@ -116,6 +137,11 @@ const D_ADDR_MSGHDR = DescFlag.ADDR_MSGHDR;
 const D_ADDR_ACCEPT = DescFlag.ADDR_ACCEPT;
 const D_ADDR_RECVFROM = DescFlag.ADDR_RECVFROM;
 const D_OPENHOW = DescFlag.OPENHOW;
+const D_CWD = DescFlag.CWD;
+const D_FDS_ARG0 = DescFlag.FDS_ARG0;
+const D_FDS_ARG3 = DescFlag.FDS_ARG3;
+const D_FCNTL = DescFlag.FCNTL;
+const D_PRCTL = DescFlag.PRCTL;
 
 /** How the probe captures one syscall (mirrors struct pg_sc_desc). */
 export interface SyscallSpec {
@@ -183,6 +209,27 @@ export const SYSCALLS: readonly SyscallSpec[] = [
   sc(40, 'init_module', 175, [], { strArg: 2 }),
   sc(41, 'finit_module', 313, [], { strArg: 1, flags: D_FDPATH }),
   sc(42, 'close', 3),
+  // Layout v2: state (fd table, cwd) and the privilege/namespace syscalls of Falco's rules and macros.
+  sc(43, 'fcntl', 72, [], { flags: D_FCNTL }),
+  sc(44, 'chdir', 80, [[0, null]], { flags: D_CWD }),
+  sc(45, 'fchdir', 81, [], { flags: D_CWD }),
+  sc(46, 'pipe', 22, [], { flags: D_FDS_ARG0 }),
+  sc(47, 'pipe2', 293, [], { flags: D_FDS_ARG0 }),
+  sc(48, 'socketpair', 53, [], { flags: D_FDS_ARG3 }),
+  sc(49, 'memfd_create', 319, [], { strArg: 0 }),
+  sc(50, 'bind', 49, [], { sock: 'arg0', flags: D_ADDR_CONNECT }),
+  sc(51, 'setgid', 106),
+  sc(52, 'setreuid', 113),
+  sc(53, 'setregid', 114),
+  sc(54, 'setresuid', 117),
+  sc(55, 'setresgid', 119),
+  sc(56, 'mount', 165, [[0, null], [1, 'cwd']], { strArg: 2 }),
+  sc(57, 'umount2', 166, [[0, 'cwd']]),
+  sc(58, 'prctl', 157, [], { flags: D_PRCTL }),
+  sc(59, 'pidfd_open', 434),
+  sc(60, 'pidfd_getfd', 438),
+  sc(61, 'process_vm_readv', 310),
+  sc(62, 'process_vm_writev', 311),
 ];
 
 export const SYSCALL_BY_NAME: ReadonlyMap<string, SyscallSpec> = new Map(SYSCALLS.map((s) => [s.name, s]));
@@ -192,7 +239,11 @@ export const SYSCALL_BY_ID: readonly (SyscallSpec | undefined)[] = (() => {
   return out;
 })();
 
-/** The 41 syscalls the upstream Falco stable + incubating rules use, plus close for fd state. */
+/**
+ * Every syscall the probe captures: the 41 the upstream Falco stable +
+ * incubating rules use, the state set (close, fcntl, chdir, pipes, …) and the
+ * privilege, mount and namespace syscalls of Falco's wider rule sets.
+ */
 export const DEFAULT_SYSCALLS: readonly string[] = SYSCALLS.map((s) => s.name);
 
 /** Sched tracepoint switches (pg_sched_mask). */
@@ -231,8 +282,16 @@ export function buildSyscallTable(names: Iterable<string>): Uint8Array {
   return table;
 }
 
-/** Syscalls the probe always needs for state, whatever the rules use (Falco's base set, reduced). */
-export const STATE_SYSCALLS: readonly string[] = ['close'];
+/**
+ * Syscalls the probe always needs for state, whatever the rules use (Falco's
+ * base set, reduced): the fd table (close, dup*, fcntl's F_DUPFD, F_DUPFD_CLOEXEC and F_SETFD,
+ * pipes, socketpair, memfd_create) and the cwd (chdir, fchdir). Opens,
+ * sockets and connects come with the rules that use them; execs and process
+ * lifetimes come from the scheduler tracepoints, always on.
+ */
+export const STATE_SYSCALLS: readonly string[] = [
+  'close', 'dup', 'dup2', 'dup3', 'fcntl', 'chdir', 'fchdir', 'pipe', 'pipe2', 'socketpair', 'memfd_create',
+];
 
 /**
  * Falco's adaptive syscall selection: the syscalls the loaded rules can match

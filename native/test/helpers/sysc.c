@@ -10,7 +10,8 @@
  * (opened O_PATH|O_DIRECTORY first; that open is reported as op "diropen").
  * A numeric argument `last` stands for the latest positive result (an fd).
  * `flood N PATH` calls openat+close N times (for the flood test and bench);
- * `flood-secs S PATH` does the same for S seconds.
+ * `flood-secs S PATH` does the same for S seconds. Calls that return two fds
+ * (pipe, pipe2, socketpair) print them as two extra {"op":"fd"} lines.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,11 +24,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
 
 static long last_positive = -1; /* the argument "last" means the latest positive result (an fd) */
 
@@ -39,6 +50,12 @@ static long report(const char *op, long r)
   printf("{\"op\":\"%s\",\"ret\":%ld}\n", op, v);
   fflush(stdout);
   return v;
+}
+
+static void report_fds(const int fds[2])
+{
+  printf("{\"op\":\"fd\",\"ret\":%d}\n{\"op\":\"fd\",\"ret\":%d}\n", fds[0], fds[1]);
+  fflush(stdout);
 }
 
 static long num(const char *s) { return strcmp(s, "last") == 0 ? last_positive : strtol(s, NULL, 0); }
@@ -289,6 +306,101 @@ int main(int argc, char **argv)
       NEED(1);
       report(op, syscall(SYS_finit_module, num(argv[i + 1]), "pg_param=2", 0));
       i += 2;
+    } else if (!strcmp(op, "fcntl")) {
+      NEED(3);
+      report(op, syscall(SYS_fcntl, num(argv[i + 1]), num(argv[i + 2]), num(argv[i + 3])));
+      i += 4;
+    } else if (!strcmp(op, "fchdir")) {
+      NEED(1);
+      report(op, syscall(SYS_fchdir, num(argv[i + 1])));
+      i += 2;
+    } else if (!strcmp(op, "pipe")) {
+      int fds[2] = {-1, -1};
+      if (report(op, syscall(SYS_pipe, fds)) == 0)
+        report_fds(fds);
+      i += 1;
+    } else if (!strcmp(op, "pipe2")) {
+      NEED(1);
+      int fds[2] = {-1, -1};
+      if (report(op, syscall(SYS_pipe2, fds, num(argv[i + 1]))) == 0)
+        report_fds(fds);
+      i += 2;
+    } else if (!strcmp(op, "socketpair")) {
+      NEED(2);
+      int fds[2] = {-1, -1};
+      if (report(op, syscall(SYS_socketpair, num(argv[i + 1]), num(argv[i + 2]), 0, fds)) == 0)
+        report_fds(fds);
+      i += 3;
+    } else if (!strcmp(op, "memfd_create")) {
+      NEED(2);
+      report(op, syscall(SYS_memfd_create, argv[i + 1], num(argv[i + 2])));
+      i += 3;
+    } else if (!strcmp(op, "bind")) {
+      /* bind a new UDP socket to 127.0.0.1:0 */
+      int fd = socket(AF_INET, SOCK_DGRAM, 0);
+      struct sockaddr_in a = loopback(0);
+      report(op, syscall(SYS_bind, fd, &a, sizeof(a)));
+      i += 1;
+    } else if (!strcmp(op, "setgid")) {
+      NEED(1);
+      report(op, syscall(SYS_setgid, num(argv[i + 1])));
+      i += 2;
+    } else if (!strcmp(op, "setreuid") || !strcmp(op, "setregid")) {
+      NEED(2);
+      report(op, syscall(!strcmp(op, "setreuid") ? SYS_setreuid : SYS_setregid, num(argv[i + 1]), num(argv[i + 2])));
+      i += 3;
+    } else if (!strcmp(op, "setresuid") || !strcmp(op, "setresgid")) {
+      NEED(3);
+      report(op, syscall(!strcmp(op, "setresuid") ? SYS_setresuid : SYS_setresgid, num(argv[i + 1]), num(argv[i + 2]),
+                         num(argv[i + 3])));
+      i += 4;
+    } else if (!strcmp(op, "mount")) {
+      /* mount SRC DIR TYPE FLAGS */
+      NEED(4);
+      report(op, syscall(SYS_mount, argv[i + 1], argv[i + 2], argv[i + 3], num(argv[i + 4]), NULL));
+      i += 5;
+    } else if (!strcmp(op, "umount2")) {
+      NEED(2);
+      report(op, syscall(SYS_umount2, argv[i + 1], num(argv[i + 2])));
+      i += 3;
+    } else if (!strcmp(op, "prctl-setname")) {
+      NEED(1);
+      report("prctl", syscall(SYS_prctl, PR_SET_NAME, argv[i + 1], 0, 0, 0));
+      i += 2;
+    } else if (!strcmp(op, "prctl")) {
+      NEED(2);
+      report(op, syscall(SYS_prctl, num(argv[i + 1]), num(argv[i + 2]), 0, 0, 0));
+      i += 3;
+    } else if (!strcmp(op, "pidfd_open")) {
+      NEED(2);
+      report(op, syscall(SYS_pidfd_open, num(argv[i + 1]), num(argv[i + 2])));
+      i += 3;
+    } else if (!strcmp(op, "pidfd_getfd")) {
+      NEED(3);
+      report(op, syscall(SYS_pidfd_getfd, num(argv[i + 1]), num(argv[i + 2]), num(argv[i + 3])));
+      i += 4;
+    } else if (!strcmp(op, "process_vm_readv") || !strcmp(op, "process_vm_writev")) {
+      /* PID: copy 8 bytes between two buffers of this process (through PID when it is us) */
+      NEED(1);
+      static char src[8] = "pg-vm-rw", dst[8];
+      struct iovec local = {.iov_base = dst, .iov_len = sizeof(dst)};
+      struct iovec remote = {.iov_base = src, .iov_len = sizeof(src)};
+      long nr = !strcmp(op, "process_vm_readv") ? SYS_process_vm_readv : SYS_process_vm_writev;
+      report(op, syscall(nr, num(argv[i + 1]), &local, 1, &remote, 1, 0));
+      i += 2;
+    } else if (!strcmp(op, "memfd-exec")) {
+      /* memfd-exec PATH ARGS...: copy PATH into a memfd and execveat it (AT_EMPTY_PATH); must come last. */
+      NEED(1);
+      int mfd = (int)report("memfd_create", syscall(SYS_memfd_create, "pg-fileless", 0));
+      int in = open(argv[i + 1], O_RDONLY | O_CLOEXEC);
+      char buf[65536];
+      ssize_t n;
+      while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+        if (write(mfd, buf, n) != n)
+          break;
+      char *envp[] = {"PG_TEST_ENV=3", NULL};
+      report("execveat", syscall(SYS_execveat, mfd, "", &argv[i + 1], envp, AT_EMPTY_PATH));
+      i = argc;
     } else if (!strcmp(op, "execve")) {
       /* execve PATH ARGS... : replaces this process; must come last. */
       NEED(1);
