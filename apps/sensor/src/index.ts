@@ -35,3 +35,12 @@ export { replayCapture, type ReplayOptions, type ReplaySummary } from './pipelin
 export * from './output/index.ts';
 // Containers: cgroup path → container id, runtime metadata (Docker Engine API, CRI), the async registry.
 export * from './containers/index.ts';
+// The running sensor: configuration, reload, drop alerts, metrics, the `peregrine sensor` command.
+export * from './config/index.ts';
+export { LiveRules, compileRuleSet, SENSOR_STATE_SYSCALLS, type RuleSetVersion, type RuleCoverage, type ReloadResult } from './pipeline/live-rules.ts';
+export { loadSyscallRules } from './pipeline/rules.ts';
+export { SwappableEvaluator, type BatchTiming, type SwappableEvaluatorHooks } from './pipeline/swappable-evaluator.ts';
+export { DropMonitor, TokenBucket, dropAlert, DROP_RULE, type DropCounters, type DropMonitorOptions } from './drop-alert.ts';
+export { SensorMetrics, startMetricsServer, type SensorSnapshot, type Health } from './metrics.ts';
+export { Sensor, RULES_WATCH_DEBOUNCE_MS, type SensorStartOptions, type ReloadTrigger } from './sensor.ts';
+export { runSensorCommand, parseSensorArgs, startFailure, waitForStop, SENSOR_HELP, type ParsedSensorArgs } from './command.ts';

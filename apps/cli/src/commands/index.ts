@@ -3,6 +3,7 @@ import { hubCommand } from './hub.ts';
 import { rulesCommand } from './rules.ts';
 import { captureCommand } from './capture.ts';
 import { replayCommand } from './replay.ts';
+import { sensorCommand } from './sensor.ts';
 
 /**
  * Every `peregrine` command. Each lives in its own module next to this one
@@ -13,4 +14,5 @@ export const commands: Command[] = [
   hubCommand,
   captureCommand,
   replayCommand,
+  sensorCommand,
 ];

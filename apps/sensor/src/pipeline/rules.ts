@@ -3,8 +3,9 @@
  * against the syscall extractor, and derive the syscall set the probe must
  * capture (the rules' event types plus what state needs).
  */
+import type { Priority } from '@peregrine/alert';
 import { adaptiveSyscalls, DEFAULT_SYSCALLS } from '@peregrine/native';
-import { compileRules, loadRuleFiles, type CompiledRules } from '@peregrine/rules';
+import { compileRules, loadRuleFiles, type CompiledRules, type LoadedRules } from '@peregrine/rules';
 import type { SyscallEvent } from '../extract/syscall-event.ts';
 import { syscallExtractor } from '../extract/syscall-extractor.ts';
 
@@ -13,16 +14,26 @@ export interface SyscallRulesOptions {
   readonly hostname?: string;
   /** Report every matching rule (Falco rule_matching: all); default first. */
   readonly allMatches?: boolean;
+  /** Falco's `priority`: rules less severe are not enabled. Default Debug (all). */
+  readonly minimumPriority?: Priority;
 }
 
 export type SyscallRules = CompiledRules<SyscallEvent>;
 
 /** Loads and compiles rules files for syscall events; errors name the file, line and column. */
 export function compileSyscallRules(files: readonly string[], opts: SyscallRulesOptions = {}): SyscallRules {
-  return compileRules(loadRuleFiles([...files]), syscallExtractor(), {
+  return loadSyscallRules(files, opts).rules;
+}
+
+/** As compileSyscallRules, also returning what the loader found (warnings, counts). */
+export function loadSyscallRules(files: readonly string[], opts: SyscallRulesOptions = {}): { rules: SyscallRules; loaded: LoadedRules } {
+  const loaded = loadRuleFiles([...files]);
+  const rules = compileRules(loaded, syscallExtractor(), {
     hostname: opts.hostname,
     ruleMatching: opts.allMatches ? 'all' : 'first',
+    minimumPriority: opts.minimumPriority,
   });
+  return { rules, loaded };
 }
 
 export interface SyscallSet {

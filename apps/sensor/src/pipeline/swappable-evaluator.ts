@@ -1,0 +1,80 @@
+/**
+ * Evaluation for a live sensor: the rules in force are read once per batch
+ * (a reload swaps them between batches, never inside one), each batch's
+ * evaluation time is measured, and alerts go to every output and to a hook
+ * (metrics).
+ */
+import type { Alert } from '@peregrine/alert';
+import type { SyscallEvent } from '../extract/syscall-event.ts';
+import type { AlertEmitter } from './evaluate.ts';
+import type { SyscallRules } from './rules.ts';
+
+export interface BatchTiming {
+  /** Events of the batch. */
+  readonly events: number;
+  /** Wall time from its first event to the end of its walk (state + rules), in seconds. */
+  readonly seconds: number;
+}
+
+export interface SwappableEvaluatorHooks {
+  onAlert?(alert: Alert): void;
+  onBatch?(timing: BatchTiming): void;
+}
+
+export class SwappableEvaluator {
+  #rules: SyscallRules;
+  #inBatch: SyscallRules | undefined;
+  #batchStart = 0;
+  #batchEvents = 0;
+  #events = 0;
+  #alerts = 0;
+  readonly #outputs: readonly AlertEmitter[];
+  readonly #hooks: SwappableEvaluatorHooks;
+
+  constructor(rules: SyscallRules, outputs: readonly AlertEmitter[], hooks: SwappableEvaluatorHooks = {}) {
+    this.#rules = rules;
+    this.#outputs = outputs;
+    this.#hooks = hooks;
+  }
+
+  /** The rules the next batch will use. A batch being walked keeps the set it started with. */
+  swap(rules: SyscallRules): void {
+    this.#rules = rules;
+  }
+
+  get rules(): SyscallRules {
+    return this.#rules;
+  }
+
+  get stats(): { events: number; alerts: number } {
+    return { events: this.#events, alerts: this.#alerts };
+  }
+
+  /** Emits an alert that does not come from a rule (the drop alert) to the same outputs. */
+  emit(alert: Alert): void {
+    this.#alerts++;
+    this.#hooks.onAlert?.(alert);
+    for (let j = 0; j < this.#outputs.length; j++) this.#outputs[j]!.emit(alert);
+  }
+
+  readonly onEvent = (event: SyscallEvent): void => {
+    let rules = this.#inBatch;
+    if (rules === undefined) {
+      // First event of a batch: the walk of one batch is synchronous, so a
+      // microtask queued now runs right after it ends.
+      rules = this.#inBatch = this.#rules;
+      this.#batchStart = performance.now();
+      this.#batchEvents = 0;
+      queueMicrotask(this.#endBatch);
+    }
+    this.#events++;
+    this.#batchEvents++;
+    const alerts = rules.evaluate(event);
+    for (let i = 0; i < alerts.length; i++) this.emit(alerts[i]!);
+  };
+
+  readonly #endBatch = (): void => {
+    this.#inBatch = undefined;
+    this.#hooks.onBatch?.({ events: this.#batchEvents, seconds: (performance.now() - this.#batchStart) / 1000 });
+  };
+}
