@@ -75,7 +75,7 @@ const results = await Promise.allSettled(
     const server = await startTestServer(name, { lambdaHandler });
     running.push(server);
     const mib = (server.residentBytes() / 1048576).toFixed(0);
-    console.log(`${name.padEnd(14)} ${server.address}   (ready in ${seconds(started)}, pid ${server.pids.join(',')}, ${mib} MiB RSS, log ${server.logFiles.join(' ')})`);
+    console.log(`${name.padEnd(14)} ${server.address}   (ready in ${seconds(started)} using ${server.cpuSeconds().toFixed(1)} s CPU, pid ${server.pids.join(',')}, ${mib} MiB RSS, log ${server.logFiles.join(' ')})`);
     return server;
   }),
 );

@@ -284,6 +284,18 @@ export function residentBytes(pid: number): number {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in seconds (0 when it is gone), from /proc. */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces) start at "state"; utime, stime are 14th, 15th overall.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolvePromise) => setTimeout(resolvePromise, ms));
 }

@@ -5,7 +5,7 @@ import { prepareKafka, startTestKafka } from './kafka.ts';
 import { prepareLambdaEmulator, startTestLambda } from './lambda.ts';
 import { prepareOpenSearch, startTestOpenSearch } from './opensearch.ts';
 import { startTestRedisCluster } from './redis-cluster.ts';
-import { residentBytes, serversSourceDir } from './server-process.ts';
+import { cpuSeconds, residentBytes, serversSourceDir } from './server-process.ts';
 
 export const testServerNames = ['kafka', 'opensearch', 'lambda', 'redis-cluster'] as const;
 export type TestServerName = (typeof testServerNames)[number];
@@ -23,6 +23,8 @@ export interface StartedTestServer {
   readonly logFiles: readonly string[];
   /** Resident memory now, summed over the processes. */
   residentBytes(): number;
+  /** CPU seconds used so far, summed over the processes: start-up cost independent of how busy the machine is. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startTestServer(name: TestServerName, options: StartTestSe
     pids,
     logFiles,
     residentBytes: () => pids.reduce((sum, pid) => sum + residentBytes(pid), 0),
+    cpuSeconds: () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
     stop,
   });
   switch (name) {
