@@ -2,11 +2,14 @@
 // (real Redis, real HTTP receivers), asserting the fixed behaviour.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { PassThrough } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import { encodeAlert, parseRetryAfter } from '@peregrine/sinks';
 import { startHttpReceiver, startTestRedis } from '@peregrine/testkit';
 import type { HttpReceiver, ReceivedRequest, TestRedis } from '@peregrine/testkit';
 import { DEFAULT_MAX_RETRY_DELAY_MS, RetryableDeliveryError, retryDelayMs } from '../src/delivery/backoff.ts';
+import { decodeContentEncoding } from '../src/http/content-encoding.ts';
 import { HubKeys } from '../src/redis/keys.ts';
 import pino from 'pino';
 import { parseHubConfig, startHub } from '../src/index.ts';
@@ -333,5 +336,47 @@ describe('hardening: output field names from the sender cannot replace a prototy
     assert.ok(Object.hasOwn(b, '__proto__'), `__proto__ is an own field: ${JSON.stringify(b)}`);
     assert.deepEqual(b.__proto__, ['own']);
     assert.equal(b['proc.aname_2'], 'sshd');
+  });
+});
+
+describe('hardening: a gzip bomb is not inflated past the body limit', () => {
+  test('the decoder stops and is destroyed once the decoded body passes the limit, while the request is still open', async () => {
+    const payload = new PassThrough();
+    const { body, decoder } = decodeContentEncoding(payload, 'gzip', 64 * 1024);
+    // 64 MB of zeros: about 64 KB on the wire. The request stays open afterwards.
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    payload.write(bomb.subarray(0, bomb.length / 2));
+    let decoded = 0;
+    const error = await new Promise<Error & { statusCode?: number }>((resolve) => {
+      body.on('data', (chunk: Buffer) => (decoded += chunk.length));
+      body.once('error', resolve);
+    });
+    assert.equal(error.statusCode, 413);
+    assert.ok(decoded <= 64 * 1024, `${decoded} decoded bytes handed on`);
+    assert.equal(decoder.destroyed, true, 'the decoder is destroyed');
+    const consumed = decoder.bytesWritten;
+    payload.write(bomb.subarray(bomb.length / 2));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(decoder.bytesWritten, consumed, 'bytes sent after the 413 are not inflated');
+    payload.end();
+  });
+
+  test('against the hub: a gzip bomb is a 413 naming the limit, and the hub answers the next request', async () => {
+    const redis = await startTestRedis();
+    const receiver = await startHttpReceiver();
+    const t = await startTestHub(redis.url, { bodyLimitBytes: 64 * 1024, destinations: { hook: { type: 'webhook', settings: { address: `${receiver.url}/in` } } } });
+    try {
+      const bomb = gzipSync(Buffer.from(`[${JSON.stringify(falcoAlert())}${' '.repeat(32 * 1024 * 1024)}]`));
+      const res = await t.post('/v1/alerts', bomb, { 'content-encoding': 'gzip' });
+      assert.equal(res.status, 413);
+      assert.match(String(res.json.message), /larger than the limit of 65536 bytes/);
+      const ok = await t.post('/v1/alerts', gzipSync(JSON.stringify([falcoAlert({ uuid: 'after-bomb' })])), { 'content-encoding': 'gzip' });
+      assert.equal(ok.status, 202);
+      await receiver.waitFor((rs) => rs.some((r) => r.body.includes('after-bomb')));
+    } finally {
+      await t.hub.close();
+      await receiver.close();
+      await redis.stop();
+    }
   });
 });

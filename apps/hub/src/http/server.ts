@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { Transform } from 'node:stream';
-import { createGunzip, createInflate } from 'node:zlib';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -12,6 +10,7 @@ import type { DeadLetterService } from '../delivery/dead-letter-service.ts';
 import { BadAlertsError, decodeBody, validateAlerts } from '../ingest/parse-alerts.ts';
 import type { HubMetrics, RejectReason } from '../metrics.ts';
 import { bearerChecker } from './bearer-auth.ts';
+import { decodeContentEncoding } from './content-encoding.ts';
 
 export interface HttpDeps {
   readonly config: HubConfig;
@@ -75,15 +74,10 @@ export function buildServer(deps: HttpDeps): FastifyInstance {
     if (header === undefined) return done(null, payload);
     const encoding = header.toLowerCase().trim();
     if (encoding === 'identity' || encoding === '') return done(null, payload);
-    const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : undefined;
-    if (decoder === undefined) return done(new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported; use gzip or none`));
-    // Fastify checks Content-Length against the bytes on the wire and the body
-    // limit against the decoded bytes: give it both.
-    const counted = Object.assign(new Transform({ transform(chunk: Buffer, _e, cb) { counted.receivedEncodedLength += chunk.length; cb(null, chunk); } }), { receivedEncodedLength: 0 });
-    payload.on('error', (e) => decoder.destroy(e));
-    decoder.on('error', () => undefined);
-    const decoded = payload.pipe(counted).pipe(decoder);
-    done(null, Object.defineProperty(decoded, 'receivedEncodedLength', { get: () => counted.receivedEncodedLength }));
+    if (encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== 'deflate') return done(new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported; use gzip or none`));
+    // Fastify checks Content-Length against the bytes on the wire and the body limit against the
+    // decoded bytes; the decoder itself stops at the limit (a gzip bomb is not inflated further).
+    done(null, decodeContentEncoding(payload, encoding === 'deflate' ? 'deflate' : 'gzip', config.bodyLimitBytes).body);
   });
 
   const authorized = bearerChecker(config.auth.tokens);
