@@ -28,8 +28,9 @@ export const RULES_WATCH_DEBOUNCE_MS = 300;
 
 export interface SensorStartOptions {
   readonly config: SensorConfig;
-  /** Default: pino on stderr at config.logLevel. */
+  /** Default: pino at config.logLevel on stderr, or appended to `logFile`. */
   readonly logger?: Logger;
+  readonly logFile?: string;
   /** Outputs in addition to the configured ones (tests, embedding). */
   readonly extraOutputs?: readonly AlertOutput[];
   /** Where the stdout output writes (default process.stdout). */
@@ -100,7 +101,12 @@ export class Sensor {
    */
   static async start(opts: SensorStartOptions): Promise<Sensor> {
     const { config } = opts;
-    const logger = opts.logger ?? pino({ name: 'sensor', level: config.logLevel }, pino.destination(2));
+    const logger =
+      opts.logger ??
+      pino(
+        { name: 'sensor', level: config.logLevel, redact: ['*.token'] },
+        opts.logFile === undefined ? pino.destination(2) : pino.destination({ dest: opts.logFile, append: true, mkdir: true }),
+      );
     const hostname = config.hostname ?? osHostname();
     const files = rulesFilesOf(config).map((f) => resolve(f));
     const rules = LiveRules.load(files, { hostname, allMatches: config.ruleMatching === 'all', minimumPriority: config.minimumPriority });

@@ -4,6 +4,7 @@ import { rulesCommand } from './rules.ts';
 import { captureCommand } from './capture.ts';
 import { replayCommand } from './replay.ts';
 import { sensorCommand } from './sensor.ts';
+import { runCommand } from './run.ts';
 
 /**
  * Every `peregrine` command. Each lives in its own module next to this one
@@ -15,4 +16,5 @@ export const commands: Command[] = [
   captureCommand,
   replayCommand,
   sensorCommand,
+  runCommand,
 ];
