@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { StdoutSink, formatFalcoText, hasFalcoPrefix, stdoutSettingsSchema } from '../src/index.ts';
+import { StdoutSink, formatFalcoJson, formatFalcoText, hasFalcoPrefix, stdoutSettingsSchema } from '../src/index.ts';
 import { alertWith, ctx, falcoAlert } from './support/fixtures.ts';
 
 function capture(settings: Record<string, unknown>) {
@@ -33,6 +33,14 @@ describe('stdout sink', () => {
     assert.ok(hasFalcoPrefix(isoPrefixed.output));
     assert.equal(formatFalcoText(isoPrefixed), '06:13:20.123456789: Warning Sensitive file opened');
     assert.equal(hasFalcoPrefix('Sensitive file opened'), false);
+  });
+
+  it('json keeps an output field named __proto__ as data (it must not become the prototype)', () => {
+    const fields = JSON.parse('{"__proto__": {"polluted": 1}, "proc.name": "cat"}') as Record<string, string>;
+    const line = formatFalcoJson(alertWith({ output_fields: fields }));
+    const parsed = JSON.parse(line) as { output_fields: Record<string, unknown> };
+    assert.deepEqual(Object.keys(parsed.output_fields), ['__proto__', 'proc.name']);
+    assert.match(line, /"output_fields":\{"__proto__":\{"polluted":1\},"proc\.name":"cat"\}/);
   });
 
   it('text converts a non-UTC offset to UTC', () => {

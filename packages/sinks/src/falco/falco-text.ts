@@ -41,8 +41,12 @@ export function formatFalcoText(alert: Alert, options: FalcoTextOptions = {}): s
  * kept (it sorts last). Integers beyond 2^53 keep all their digits.
  */
 export function formatFalcoJson(alert: Alert): string {
+  // Own properties only: a sender's field named "__proto__" is data, and an
+  // assignment would replace the object's prototype and drop the field.
   const fields: Record<string, unknown> = {};
-  for (const key of Object.keys(alert.output_fields).sort()) fields[key] = alert.output_fields[key];
+  for (const key of Object.keys(alert.output_fields).sort()) {
+    Object.defineProperty(fields, key, { value: alert.output_fields[key], enumerable: true, writable: true, configurable: true });
+  }
   const json = stringifyJsonExact({
     hostname: alert.hostname,
     output: alert.output,
