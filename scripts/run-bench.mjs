@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const wanted = process.argv.slice(2);
+// Arguments starting with -- (e.g. --quick) are passed on to every area's run.ts.
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const areas = readdirSync('bench', { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join('bench', d.name, 'run.ts')))
   .map((d) => d.name)
@@ -13,7 +15,7 @@ const areas = readdirSync('bench', { withFileTypes: true })
 let failed = 0;
 for (const area of areas) {
   console.log(`\n=== bench/${area} ===`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join('bench', area, 'run.ts')], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join('bench', area, 'run.ts'), ...flags], { stdio: 'inherit' });
   if (r.status !== 0) failed++;
 }
 process.exit(failed === 0 ? 0 : 1);
