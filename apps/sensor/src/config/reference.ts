@@ -58,7 +58,7 @@ function typeName(s: z.ZodTypeAny): string {
   if (s instanceof z.ZodString) return 'string';
   if (s instanceof z.ZodNumber) return s.isInt ? 'integer' : 'number';
   if (s instanceof z.ZodBoolean) return 'boolean';
-  if (s instanceof z.ZodEnum) return (s._def.values as string[]).join(' \\| ');
+  if (s instanceof z.ZodEnum) return (s._def.values as string[]).join(' | ');
   if (s instanceof z.ZodArray) return `list of ${typeName(unwrap(s._def.type))}`;
   if (s instanceof z.ZodObject) return 'object';
   return 'value';

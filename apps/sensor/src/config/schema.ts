@@ -31,7 +31,7 @@ const stdoutSchema = z
 
 const fileSchema = z
   .object({
-    path: z.string().min(1).optional().describe('Append alerts to this file (its folder must exist). Absent: no file output.'),
+    path: z.string().min(1).optional().describe('Append alerts to this file (its folder is created if missing). Absent: no file output.'),
     format: z.enum(['json', 'text']).default('json').describe('`json`: JSONL, one Falco JSON alert per line; `text`: Falco\'s text lines.'),
     fsyncIntervalMs: ms('Written lines reach the disk (fdatasync) at most this long after they were written; 0: after every write.').default(1000),
   })
