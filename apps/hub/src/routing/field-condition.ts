@@ -1,5 +1,5 @@
 import type { OutputFieldValue } from '@peregrine/alert';
-import { globToRegExp } from './glob.ts';
+import { compileGlob } from './glob.ts';
 
 /** A compiled output-field condition: true when the alert's fields satisfy it. */
 export type FieldTest = (fields: Readonly<Record<string, OutputFieldValue>>) => boolean;
@@ -52,7 +52,7 @@ export function compileFieldCondition(text: string): FieldTest {
       return (f) => get(f)?.includes(want) ?? false;
     }
     case 'glob': {
-      const re = globToRegExp(unquote(rawValue));
+      const re = compileGlob(unquote(rawValue));
       return (f) => {
         const v = get(f);
         return v !== undefined && re.test(v);

@@ -2,7 +2,7 @@ import { isAtLeast } from '@peregrine/alert';
 import type { Alert } from '@peregrine/alert';
 import type { MatchConfig } from '../config/schema.ts';
 import { compileFieldCondition } from './field-condition.ts';
-import { globToRegExp, isGlob } from './glob.ts';
+import { compileGlob, isGlob } from './glob.ts';
 
 /** A destination's `match`, compiled once: true when the alert should go there. */
 export type AlertMatcher = (alert: Alert) => boolean;
@@ -42,7 +42,7 @@ export function compileMatcher(match: MatchConfig): AlertMatcher {
 
 function nameTest(patterns: readonly string[], get: (a: Alert) => string): AlertMatcher {
   const exact = new Set(patterns.filter((p) => !isGlob(p)));
-  const globs = patterns.filter(isGlob).map(globToRegExp);
+  const globs = patterns.filter(isGlob).map(compileGlob);
   return (a) => {
     const name = get(a);
     return exact.has(name) || globs.some((re) => re.test(name));
