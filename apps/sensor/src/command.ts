@@ -69,6 +69,25 @@ const OPTION_OF: Record<string, string> = {
   logLevel: '--log-level',
 };
 
+/** Every option of `peregrine sensor` (a test checks each is in SENSOR_HELP). */
+export const SENSOR_OPTIONS = {
+  config: { type: 'string' },
+  rules: { type: 'string', multiple: true },
+  output: { type: 'string' },
+  file: { type: 'string' },
+  hub: { type: 'string' },
+  'hub-token': { type: 'string' },
+  'spool-dir': { type: 'string' },
+  'docker-socket': { type: 'string', multiple: true },
+  'cri-socket': { type: 'string', multiple: true },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
+  hostname: { type: 'string' },
+  'log-level': { type: 'string' },
+  check: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export interface ParsedSensorArgs {
   readonly configFile?: string;
   readonly overrides: ConfigOverrides;
@@ -84,23 +103,7 @@ function numberOrText(v: string): number | string {
 export function parseSensorArgs(args: string[]): ParsedSensorArgs {
   const { values } = parseArgs({
     args,
-    options: {
-      config: { type: 'string' },
-      rules: { type: 'string', multiple: true },
-      output: { type: 'string' },
-      file: { type: 'string' },
-      hub: { type: 'string' },
-      'hub-token': { type: 'string' },
-      'spool-dir': { type: 'string' },
-      'docker-socket': { type: 'string', multiple: true },
-      'cri-socket': { type: 'string', multiple: true },
-      'metrics-port': { type: 'string' },
-      'metrics-host': { type: 'string' },
-      hostname: { type: 'string' },
-      'log-level': { type: 'string' },
-      check: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: SENSOR_OPTIONS,
     strict: true,
     allowPositionals: false,
   });

@@ -43,4 +43,4 @@ export { SwappableEvaluator, type BatchTiming, type SwappableEvaluatorHooks } fr
 export { DropMonitor, TokenBucket, dropAlert, DROP_RULE, type DropCounters, type DropMonitorOptions } from './drop-alert.ts';
 export { SensorMetrics, startMetricsServer, type SensorSnapshot, type Health } from './metrics.ts';
 export { Sensor, RULES_WATCH_DEBOUNCE_MS, type SensorStartOptions, type ReloadTrigger } from './sensor.ts';
-export { runSensorCommand, parseSensorArgs, startFailure, waitForStop, SENSOR_HELP, type ParsedSensorArgs } from './command.ts';
+export { runSensorCommand, parseSensorArgs, startFailure, waitForStop, SENSOR_HELP, SENSOR_OPTIONS, type ParsedSensorArgs } from './command.ts';
