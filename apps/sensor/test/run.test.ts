@@ -1,0 +1,136 @@
+/**
+ * `peregrine run` (what `npm start` runs) as a child process: hub + embedded
+ * Redis + sensor with the default rules. `cat /etc/shadow` raises an alert on
+ * its stdout and in the JSONL file, and reaches the hub; SIGTERM stops it with
+ * exit 0, leaving none of its BPF programs or links and no redis-server.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './sensor-support.ts';
+
+const PEREGRINE = fileURLToPath(new URL('../../cli/bin/peregrine.js', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** BPF program and link ids a process holds, from its fds' fdinfo. */
+function bpfIdsOf(pid: number): { progs: number[]; links: number[] } {
+  const progs = new Set<number>();
+  const links = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info = '';
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue;
+    }
+    const link = /^link_id:\s*(\d+)$/m.exec(info);
+    if (link) links.add(Number(link[1]));
+    else {
+      const prog = /^prog_id:\s*(\d+)$/m.exec(info);
+      if (prog) progs.add(Number(prog[1]));
+    }
+  }
+  return { progs: [...progs], links: [...links] };
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    out.push(...readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  }
+  return out;
+}
+
+test('peregrine run: cat /etc/shadow alerts on stdout, in the JSONL file and at the hub; SIGTERM leaves nothing behind', { timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pg-run-'));
+  const hubPort = await freePort();
+  const child = spawn(process.execPath, [PEREGRINE, 'run', '--dir', dir, '--hub-port', String(hubPort), '--metrics-port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SLACK_WEBHOOK_URL: '' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  let hubPid = 0;
+  let redisPids: number[] = [];
+  try {
+    await waitFor(() => stderr.includes('Ctrl-C stops both') || child.exitCode !== null, 'start-up banner', 120_000);
+    assert.equal(child.exitCode, null, stderr);
+    // What it started and where things are.
+    assert.match(stderr, new RegExp(`hub {6}pid \\d+, http://127\\.0\\.0\\.1:${hubPort}`));
+    assert.ok(stderr.includes(`alerts   on stdout and in ${join(dir, 'alerts.jsonl')}`), stderr);
+    assert.ok(stderr.includes(join(dir, 'hub.log')) && stderr.includes(join(dir, 'sensor.log')), 'log locations');
+    assert.match(stderr, /SLACK_WEBHOOK_URL=/);
+    hubPid = Number(/hub {6}pid (\d+)/.exec(stderr)![1]);
+    redisPids = childrenOf(hubPid).filter((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'redis-server');
+    assert.equal(redisPids.length, 1, 'the hub runs its embedded redis-server');
+    const ours = bpfIdsOf(child.pid!);
+    assert.ok(ours.progs.length > 0 && ours.links.length > 0, 'the sensor holds its BPF programs and links');
+    for (const id of ours.progs) assert.match(spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { encoding: 'utf8' }).stdout, /name pg_/);
+    // The hub listens on loopback only.
+    assert.match(readFileSync(join(dir, 'hub.yaml'), 'utf8'), /host: "127\.0\.0\.1"/);
+
+    assert.equal(spawnSync('cat', ['/etc/shadow'], { stdio: 'ignore' }).status, 0);
+    await waitFor(() => /Warning Sensitive file opened for reading .*command=cat \/etc\/shadow/.test(stdout), `alert on stdout:\n${stdout}`);
+    const fileAlert = (): { rule: string; output_fields: Record<string, unknown> } | undefined => {
+      const path = join(dir, 'alerts.jsonl');
+      if (!existsSync(path)) return undefined;
+      return readFileSync(path, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { rule: string; output_fields: Record<string, unknown> })
+        .find((a) => a.rule === 'Read Sensitive File' && a.output_fields['proc.cmdline'] === 'cat /etc/shadow');
+    };
+    await waitFor(() => fileAlert() !== undefined, 'alert in the JSONL file');
+    assert.equal(fileAlert()!.output_fields['fd.name'], '/etc/shadow');
+    // Each alert is printed once: the hub has no stdout destination.
+    assert.equal(stdout.split('\n').filter((l) => l.includes('command=cat /etc/shadow')).length, 1);
+    let received = 0;
+    await waitFor(() => {
+      void fetch(`http://127.0.0.1:${hubPort}/metrics`)
+        .then((r) => r.text())
+        .then((t) => {
+          const m = /^peregrine_hub_alerts_received_total\{[^}]*\} (\d+)/m.exec(t);
+          received = m ? Number(m[1]) : 0;
+        })
+        .catch(() => {});
+      return received >= 1;
+    }, 'the hub received the alert');
+
+    child.kill('SIGTERM');
+    assert.equal(await exit, 0, stderr);
+    assert.match(stderr, /peregrine run: stopped/);
+    for (const id of ours.progs) assert.notEqual(spawnSync('bpftool', ['prog', 'show', 'id', String(id)]).status, 0, `BPF program ${id} left`);
+    for (const id of ours.links) assert.notEqual(spawnSync('bpftool', ['link', 'show', 'id', String(id)]).status, 0, `BPF link ${id} left`);
+    const left = spawnSync('bpftool', ['prog', 'show'], { encoding: 'utf8' }).stdout;
+    for (const id of ours.progs) assert.ok(!new RegExp(`^${id}: .*name pg_`, 'm').test(left));
+    await waitFor(() => !alive(hubPid) && redisPids.every((p) => !alive(p)), 'hub and redis-server gone', 30_000);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    for (const p of [hubPid, ...redisPids]) if (p > 0 && alive(p)) process.kill(p, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
