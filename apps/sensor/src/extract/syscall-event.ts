@@ -208,6 +208,8 @@ function containerIdOf(p: ProcessInfo, ctx: SyscallContext): string {
 
 /** libscap's execve exit `flags` from what can be known about the image. */
 function exeFlags(e: SyscallEvent): number | undefined {
+  // The kernel's flags at exec (layout v2 records) are exact; /proc is the fallback for v1 records.
+  if (e.proc.exeFlags !== undefined) return e.proc.exeFlags;
   const f = e.ctx.procFacts;
   if (!f) return undefined;
   const p = e.proc;

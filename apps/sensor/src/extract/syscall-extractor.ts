@@ -27,6 +27,11 @@ export const CANNOT_KNOW: Readonly<Record<string, string>> = {
 
 const missing: FieldAccessor<SyscallEvent> = () => undefined;
 
+/** Falco's execve `flags` bits (PPM_EXE_*), as the probe reports them at exec. */
+const EXE_WRITABLE = 1;
+const EXE_UPPER_LAYER = 2;
+const EXE_FROM_MEMFD = 4;
+
 /** True when the extractor answers this field at all (not a field it has never heard of). */
 export function extractorKnows(field: FieldRef): boolean {
   return CANNOT_KNOW[field.name] === undefined && syscallExtractor().accessor(field) !== missing;
@@ -297,12 +302,13 @@ export function syscallExtractor(): FieldExtractor<SyscallEvent> {
           return (e) => (e.proc.sid === undefined ? undefined : e.proc.sid === e.proc.pid);
         case 'proc.sname':
           return (e) => sessionLeader(e)?.name;
+        // The kernel's exe flags at exec (layout v2) first; /proc on demand for older records and seeded processes.
         case 'proc.is_exe_from_memfd':
-          return (e) => e.ctx.procFacts?.exeFromMemfd(e.proc);
+          return (e) => (e.proc.exeFlags !== undefined ? (e.proc.exeFlags & EXE_FROM_MEMFD) !== 0 : e.ctx.procFacts?.exeFromMemfd(e.proc));
         case 'proc.is_exe_writable':
-          return (e) => e.ctx.procFacts?.exeWritable(e.proc);
+          return (e) => (e.proc.exeFlags !== undefined ? (e.proc.exeFlags & EXE_WRITABLE) !== 0 : e.ctx.procFacts?.exeWritable(e.proc));
         case 'proc.is_exe_upper_layer':
-          return (e) => e.ctx.procFacts?.exeUpperLayer(e.proc, e.containerId);
+          return (e) => (e.proc.exeFlags !== undefined ? (e.proc.exeFlags & EXE_UPPER_LAYER) !== 0 : e.ctx.procFacts?.exeUpperLayer(e.proc, e.containerId));
         case 'proc.pname':
           return (e) => parentOf(e)?.name;
         case 'proc.pcmdline':
@@ -325,7 +331,9 @@ export function syscallExtractor(): FieldExtractor<SyscallEvent> {
         case 'thread.cap_effective':
           return (e) => capsText(e.proc.capEffective ?? e.ctx.procFacts?.status(e.proc)?.capEffective);
         case 'thread.cap_permitted':
-          return (e) => capsText(e.ctx.procFacts?.status(e.proc)?.capPermitted);
+          return (e) => capsText(e.proc.capPermitted ?? e.ctx.procFacts?.status(e.proc)?.capPermitted);
+        case 'thread.cap_inheritable':
+          return (e) => capsText(e.proc.capInheritable);
 
         case 'user.uid':
           return (e) => e.raw.uid;

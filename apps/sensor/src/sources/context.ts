@@ -9,7 +9,7 @@ import { containerIdForCgroupPath, HOST_CONTAINER } from '../containers/index.ts
 import type { ContainerLookup, SyscallContext } from '../extract/syscall-event.ts';
 import { ProcFacts } from '../state/proc-facts.ts';
 import { seedProcesses, type SeedOptions } from '../state/proc-seed.ts';
-import { ProcessTable, type ProcessTableOptions } from '../state/process-table.ts';
+import { ProcessTable, type ProcessInfo, type ProcessTableOptions } from '../state/process-table.ts';
 import { RootNames, StaticNames } from '../state/user-names.ts';
 
 /** Container ids from cgroup paths only, no runtime metadata (captures; tests; before a registry exists). */
@@ -33,10 +33,22 @@ export function liveContext(opts: LiveContextOptions = {}): SyscallContext {
     hostname: hostname(),
     processes,
     bootEpochNs: bootEpochNs(),
-    names: new RootNames({ procRoot: opts.procRoot }),
+    names: new RootNames({ procRoot: opts.procRoot, sameRootPids: (p, id) => sameContainerPids(processes, p, id) }),
     containers: opts.containers ?? cgroupOnlyContainers(),
     procFacts: new ProcFacts(opts.procRoot),
   };
+}
+
+/** Pids that share a container with `p`: its ancestors inside it first, then any member the table knows, eldest first (the container's first process lives longest). */
+function* sameContainerPids(processes: ProcessTable, p: ProcessInfo, containerId: string): Generator<number> {
+  for (const a of processes.ancestors(p)) {
+    if (a.containerId !== containerId) break;
+    yield a.pid;
+  }
+  const members: ProcessInfo[] = [];
+  for (const q of processes.values()) if (q.containerId === containerId && q !== p) members.push(q);
+  members.sort((a, b) => (a.startNs ?? Infinity) - (b.startNs ?? Infinity));
+  for (const q of members) yield q.pid;
 }
 
 function idMap(r: Record<string, string> | undefined): Map<number, string> {

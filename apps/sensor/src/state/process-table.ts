@@ -38,6 +38,11 @@ export interface ProcessInfo {
   exeMtimeSec?: number;
   /** Effective capabilities at exec (bit n = capability n). */
   capEffective?: bigint;
+  /** Permitted and inheritable capabilities at exec (layout v2 records). */
+  capPermitted?: bigint;
+  capInheritable?: bigint;
+  /** Falco's execve `flags` from the kernel at exec (1 writable, 2 upper layer, 4 from memfd, 8 lower layer); layout v2 records. */
+  exeFlags?: number;
   cgroupId: bigint;
   /** cgroup path (seeded) or leaf name (exec record), for the container id. */
   cgroup?: string;
@@ -83,6 +88,11 @@ const O_CLOEXEC = 0x80000;
 const O_DIRECTORY = 0x10000;
 const O_TMPFILE = 0x400000 | O_DIRECTORY;
 const SOCK_CLOEXEC = 0x80000;
+const F_DUPFD = 0;
+const F_SETFD = 2;
+const F_DUPFD_CLOEXEC = 1030;
+const FD_CLOEXEC = 1;
+const MFD_CLOEXEC = 1;
 const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -100,6 +110,16 @@ function openFlagsOf(ev: RawEvent): number {
     case 'creat': return 0x241; // O_CREAT|O_WRONLY|O_TRUNC
     default: return 0;
   }
+}
+
+/**
+ * The cgroup path of an exec record: layout v2 carries the full path (the cpu
+ * controller's v1 hierarchy on hybrid machines, else v2). A v1 record names
+ * only the v2 leaf: keep the full path we have when it ends there.
+ */
+function execCgroup(ev: RawEvent, old: ProcessInfo | undefined): string | undefined {
+  if (ev.cgroupPath !== undefined && ev.cgroupPath !== '') return ev.cgroupPath;
+  return ev.cgroup === undefined || old?.cgroup?.endsWith(`/${ev.cgroup}`) ? old?.cgroup ?? ev.cgroup : ev.cgroup;
 }
 
 export class ProcessTable {
@@ -218,9 +238,11 @@ export class ProcessTable {
           exeCtimeSec: x?.exeCtimeSec,
           exeMtimeSec: x?.exeMtimeSec,
           capEffective: x?.capEffective,
+          capPermitted: x?.capPermitted,
+          capInheritable: x?.capInheritable,
+          exeFlags: x?.exeFlags,
           cgroupId: ev.cgroupId,
-          // The exec record names only the cgroup's leaf: keep the full path we have when it ends there.
-          cgroup: ev.cgroup === undefined || old?.cgroup?.endsWith(`/${ev.cgroup}`) ? old?.cgroup ?? ev.cgroup : ev.cgroup,
+          cgroup: execCgroup(ev, old),
           startNs: old?.startNs ?? ev.tsNs,
           lastSeenNs: ev.tsNs,
           fromExec: true,
@@ -237,6 +259,8 @@ export class ProcessTable {
       default: {
         const p = this.#touch(ev);
         if (ev.res >= 0 || ev.type === 'connect') this.#applyFds(ev, p.fds);
+        // chdir/fchdir records carry the new absolute cwd (layout v2).
+        if ((ev.type === 'chdir' || ev.type === 'fchdir') && ev.res === 0 && ev.cwd !== undefined) p.cwd = ev.cwd;
         return p;
       }
     }
@@ -325,6 +349,33 @@ export class ProcessTable {
         return;
       case 'dup3':
         fds.dup(ev.args[0] | 0, res, (ev.args[2] & O_CLOEXEC) !== 0);
+        return;
+      case 'fcntl': {
+        // The probe only records the commands that change the table.
+        const fd = ev.args[0] | 0;
+        const cmd = ev.args[1] | 0;
+        if (cmd === F_DUPFD || cmd === F_DUPFD_CLOEXEC) fds.dup(fd, res, cmd === F_DUPFD_CLOEXEC);
+        else if (cmd === F_SETFD) {
+          const old = fds.get(fd);
+          const cloexec = (ev.args[2] & FD_CLOEXEC) !== 0;
+          if (old && old.cloexec !== cloexec) fds.set(fd, { ...old, cloexec });
+        }
+        return;
+      }
+      case 'pipe':
+      case 'pipe2':
+      case 'socketpair': {
+        const pair = ev.fds;
+        if (!pair) return;
+        const cloexec = ev.type === 'pipe2' ? (ev.args[1] & O_CLOEXEC) !== 0 : ev.type === 'socketpair' ? (ev.args[1] & SOCK_CLOEXEC) !== 0 : false;
+        const type: FdType = ev.type === 'socketpair' ? socketType(ev.args[0]) : 'pipe';
+        fds.set(pair.fd0, { type, name: '', cloexec });
+        fds.set(pair.fd1, { type, name: '', cloexec });
+        return;
+      }
+      case 'memfd_create':
+        // libsinsp names a memfd `memfd:<name>` (as /proc/<pid>/fd shows it, without " (deleted)").
+        fds.set(res, { type: 'memfd', name: `memfd:${ev.str ?? ''}`, cloexec: (ev.args[1] & MFD_CLOEXEC) !== 0 });
         return;
       case 'bpf':
         fds.set(res, { type: 'bpf', name: '', cloexec: true }); // the kernel makes every bpf fd O_CLOEXEC

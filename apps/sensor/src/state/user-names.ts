@@ -42,6 +42,12 @@ export class StaticNames implements NameLookup {
   }
 }
 
+interface RootFile {
+  names: Map<number, string>;
+  path: string;
+  mtimeMs: number;
+}
+
 interface CachedFile {
   names: Map<number, string>;
   path: string;
@@ -58,6 +64,13 @@ export interface RootNamesOptions {
   /** Roots cached at most (oldest dropped). Default 256. */
   readonly maxRoots?: number;
   readonly now?: () => number;
+  /**
+   * Other pids whose root is the same container's, tried when the event's
+   * process is already gone (a short-lived `sh -c` exec'd into a container
+   * has exited by the time its exec is evaluated): the live sensor passes its
+   * process table's members of that container.
+   */
+  readonly sameRootPids?: (p: ProcessInfo, containerId: string) => Iterable<number>;
 }
 
 /** Names from the passwd/group files of each process's root, cached per container id. */
@@ -68,6 +81,7 @@ export class RootNames implements NameLookup {
   readonly #recheckMs: number;
   readonly #maxRoots: number;
   readonly #now: () => number;
+  readonly #sameRootPids: RootNamesOptions['sameRootPids'];
 
   constructor(opts: RootNamesOptions = {}) {
     this.#hostRoot = (opts.hostRoot ?? '/').replace(/\/$/, '');
@@ -75,6 +89,7 @@ export class RootNames implements NameLookup {
     this.#recheckMs = opts.recheckMs ?? 5000;
     this.#maxRoots = opts.maxRoots ?? 256;
     this.#now = opts.now ?? Date.now;
+    this.#sameRootPids = opts.sameRootPids;
   }
 
   userName(p: ProcessInfo, containerId: string, uid: number): string | undefined {
@@ -100,18 +115,36 @@ export class RootNames implements NameLookup {
         return cached.names; // the process we read through is gone: keep what we had
       }
     }
+    const read = this.#read(path) ?? (containerId === 'host' ? undefined : this.#readThroughOthers(p, containerId, file));
+    if (!read) return cached?.names;
+    this.#files.delete(key);
+    this.#files.set(key, { ...read, checkedAt: now });
+    if (this.#files.size > this.#maxRoots * 2) {
+      const oldest = this.#files.keys().next().value;
+      if (oldest !== undefined) this.#files.delete(oldest);
+    }
+    return read.names;
+  }
+
+  #read(path: string): RootFile | undefined {
     try {
       const mtimeMs = statSync(path).mtimeMs;
-      const names = parseIdNames(readFileSync(path, 'utf8'));
-      this.#files.delete(key);
-      this.#files.set(key, { names, path, mtimeMs, checkedAt: now });
-      if (this.#files.size > this.#maxRoots * 2) {
-        const oldest = this.#files.keys().next().value;
-        if (oldest !== undefined) this.#files.delete(oldest);
-      }
-      return names;
+      return { names: parseIdNames(readFileSync(path, 'utf8')), path, mtimeMs };
     } catch {
-      return cached?.names;
+      return undefined;
     }
+  }
+
+  /** The container's file through another of its processes (the event's own may have exited). */
+  #readThroughOthers(p: ProcessInfo, containerId: string, file: 'passwd' | 'group'): RootFile | undefined {
+    if (!this.#sameRootPids) return undefined;
+    let tries = 0;
+    for (const pid of this.#sameRootPids(p, containerId)) {
+      if (pid === p.pid) continue;
+      const read = this.#read(`${this.#procRoot}/${pid}/root/etc/${file}`);
+      if (read) return read;
+      if (++tries >= 8) break; // a container whose processes are all gone: give up quickly
+    }
+    return undefined;
   }
 }
