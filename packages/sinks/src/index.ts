@@ -1,5 +1,5 @@
 // Public entry of @peregrine/sinks: re-exports only.
-export type { DeliveryContext, DeliveryResult, Sink } from './sink.ts';
+export type { AlertOutcome, DeliveryContext, DeliveryResult, Sink } from './sink.ts';
 export type { SinkDeps, SinkModule } from './sink-module.ts';
 export { sinkModules, createSink } from './registry.ts';
 export { SinkConfigError, SINK_ERROR_CODES } from './errors.ts';
@@ -26,3 +26,4 @@ export * from './pagerduty/index.ts';
 export * from './webhook/index.ts';
 export * from './stdout/index.ts';
 export * from './file/index.ts';
+export * from './kafka/index.ts';

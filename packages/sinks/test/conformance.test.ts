@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { Alert } from '@peregrine/alert';
+import { startTestKafka } from '@peregrine/testkit';
+import type { TestKafka } from '@peregrine/testkit';
 import { StdoutSink, createSink, sinkModules, stdoutSettingsSchema } from '../src/index.ts';
 import type { Sink } from '../src/index.ts';
 import { alertWith, ctx, deps, falcoAlert } from './support/fixtures.ts';
@@ -24,6 +26,8 @@ const BROKEN = { uuid: 'broken', rule: 'x', priority: 'Warning' } as unknown as 
 describe('sink conformance (every type)', () => {
   let receiver: HttpReceiver;
   let dir: string;
+  // Destinations with a server of their own get the real one.
+  let kafka: TestKafka;
   const sinks: Sink[] = [];
   const make: Record<string, () => Sink> = {};
 
@@ -41,11 +45,14 @@ describe('sink conformance (every type)', () => {
     make.webhook = build('webhook', { address: `${receiver.url}/hook` });
     make.file = build('file', { path: join(dir, 'alerts.jsonl'), fsync: false });
     make.stdout = () => new StdoutSink(stdoutSettingsSchema.parse({}), new PassThrough().resume());
-  });
+    kafka = await startTestKafka();
+    make.kafka = build('kafka', { brokers: kafka.brokers, topic: 'conformance', allowAutoTopicCreation: true });
+  }, { timeout: 600_000 });
   after(async () => {
     await Promise.all(sinks.map((s) => s.close()));
     await receiver.stop();
     await rm(dir, { recursive: true, force: true });
+    await kafka?.stop();
   });
 
   it('the suite covers every registered type', () => {

@@ -1,0 +1,156 @@
+// The Kafka sink against a real broker (Apache Kafka 4.4.0, KRaft, test/support).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import { freeLoopbackPort, startTestKafka } from '@peregrine/testkit';
+import type { TestKafka } from '@peregrine/testkit';
+import { SinkConfigError, createSink, kafkaSettingsSchema } from '../src/index.ts';
+import type { Sink } from '../src/index.ts';
+import { alertWith, ctx, deps, falcoAlert } from './support/fixtures.ts';
+
+interface Consumed {
+  readonly topic: string;
+  readonly partition: number;
+  readonly key: string | null;
+  readonly value: string;
+  readonly headers: Record<string, string>;
+}
+
+/** Reads every message of `topics` from the beginning until `count` arrived (new group each time). */
+async function consume(brokers: readonly string[], topics: readonly string[], count: number, timeoutMs = 60_000): Promise<Consumed[]> {
+  const client = new Kafka({ clientId: 'sink-test-reader', brokers: [...brokers], logLevel: logLevel.NOTHING });
+  const consumer = client.consumer({ groupId: `reader-${Math.random().toString(36).slice(2)}` });
+  await consumer.connect();
+  try {
+    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    const got: Consumed[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${count} messages within ${timeoutMs} ms`)), timeoutMs);
+      consumer
+        .run({
+          eachMessage: async ({ topic, partition, message }) => {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+            got.push({ topic, partition, key: message.key === null ? null : message.key.toString(), value: message.value?.toString() ?? '', headers });
+            if (got.length >= count) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+    // A moment more would show extra (duplicate) messages; callers compare counts per uuid.
+    return got;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+async function createTopics(brokers: readonly string[], topics: readonly string[], partitions = 3): Promise<void> {
+  const admin = new Kafka({ clientId: 'sink-test-admin', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: true });
+  await admin.disconnect();
+}
+
+describe('kafka sink (real broker)', () => {
+  let kafka: TestKafka;
+  const sinks: Sink[] = [];
+  const make = (settings: Record<string, unknown>) => {
+    const sink = createSink('kafka', { brokers: kafka.brokers, ...settings }, deps, 'kafka-test');
+    sinks.push(sink);
+    return sink;
+  };
+
+  before(async () => {
+    kafka = await startTestKafka();
+    await createTopics(kafka.brokers, ['falco', 'falco-warning', 'falco-critical', 'falco-abandoned']);
+  }, { timeout: 600_000 });
+  after(async () => {
+    await Promise.all(sinks.map((s) => s.close()));
+    await kafka?.stop();
+  });
+
+  it('one batch becomes messages with the key template, the four headers and the exact Falcosidekick JSON as value', { timeout: 120_000 }, async () => {
+    const onPod = alertWith({ uuid: 'k-1' });
+    const onHost = alertWith({ uuid: 'k-2', output_fields: { ...falcoAlert.output_fields, 'k8s.pod.name': null, 'evt.time': 1718000000123456789n } });
+    const sink = make({ topic: 'falco' });
+    assert.deepEqual(await sink.deliver([onPod, onHost], ctx()), { kind: 'delivered' });
+    const got = await consume(kafka.brokers, ['falco'], 2);
+    const byUuid = new Map(got.map((m) => [m.headers.uuid, m]));
+    assert.equal(byUuid.get('k-1')?.key, 'Read sensitive file untrusted|web-7d4b9c6f5-x2k8q');
+    assert.equal(byUuid.get('k-2')?.key, 'Read sensitive file untrusted|ip-10-0-12-34', 'no pod: the host');
+    assert.deepEqual(byUuid.get('k-1')?.headers, { priority: 'Warning', rule: 'Read sensitive file untrusted', source: 'syscall', uuid: 'k-1' });
+    const value = byUuid.get('k-2')?.value ?? '';
+    assert.match(value, /^\{"uuid":"k-2","output":/, 'Falcosidekick key order');
+    assert.match(value, /"evt\.time":1718000000123456789[,}]/, 'a bigint field keeps every digit');
+  });
+
+  it('a topic template sends one batch to several topics; gzip and a keyless message (placed by uuid) work', { timeout: 120_000 }, async () => {
+    const sink = make({ topic: 'falco-{{ priority | lower }}', compression: 'GZIP', keyTemplate: '' });
+    const batch = [alertWith({ uuid: 't-1', priority: 'Warning' }), alertWith({ uuid: 't-2', priority: 'Critical' }), alertWith({ uuid: 't-3', priority: 'Critical' })];
+    assert.deepEqual(await sink.deliver(batch, ctx()), { kind: 'delivered' });
+    const got = await consume(kafka.brokers, ['falco-warning', 'falco-critical'], 3);
+    assert.deepEqual(got.map((m) => `${m.topic}:${m.headers.uuid}:${m.key}`).sort(), ['falco-critical:t-2:null', 'falco-critical:t-3:null', 'falco-warning:t-1:null']);
+  });
+
+  it('a produce the hub stopped waiting for still completes, and the retry of that batch is answered without a second copy', { timeout: 120_000 }, async () => {
+    const sink = make({ topic: 'falco-abandoned' });
+    const batch = [alertWith({ uuid: 'a-1' }), alertWith({ uuid: 'a-2' })];
+    const controller = new AbortController();
+    const first = sink.deliver(batch, ctx(controller.signal));
+    controller.abort(new Error('delivery timeout'));
+    const abandoned = await first;
+    assert.equal(abandoned.kind, 'retryable');
+    assert.match(abandoned.kind === 'retryable' ? abandoned.reason : '', /abandoned \(delivery timeout\)/);
+    assert.deepEqual(await sink.deliver(batch, ctx()), { kind: 'delivered' });
+    assert.deepEqual(await sink.deliver([alertWith({ uuid: 'a-3' })], ctx()), { kind: 'delivered' });
+    const got = await consume(kafka.brokers, ['falco-abandoned'], 3);
+    // Wait for stragglers: a duplicate would arrive right behind.
+    const again = await consume(kafka.brokers, ['falco-abandoned'], 3);
+    assert.deepEqual(again.map((m) => m.headers.uuid).sort(), ['a-1', 'a-2', 'a-3']);
+    assert.equal(got.length, 3);
+  });
+
+  it('a broker that is away is a retryable failure naming it', { timeout: 60_000 }, async () => {
+    const port = await freeLoopbackPort();
+    const sink = createSink('kafka', { brokers: `127.0.0.1:${port}`, topic: 'falco', connectionTimeoutMs: 500 }, deps, 'away');
+    sinks.push(sink);
+    const result = await sink.deliver([falcoAlert], ctx());
+    assert.equal(result.kind, 'retryable', JSON.stringify(result));
+    assert.match(result.kind === 'retryable' ? result.reason : '', new RegExp(`127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('an already aborted delivery sends nothing and is retryable', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('shutting down'));
+    const result = await make({ topic: 'falco' }).deliver([falcoAlert], ctx(controller.signal));
+    assert.equal(result.kind, 'retryable');
+  });
+});
+
+describe('kafka settings', () => {
+  it('takes Falcosidekick\'s comma list of brokers, upper-case compression and SASL names', () => {
+    const s = kafkaSettingsSchema.parse({ brokers: 'b1:9092, b2:9093', topic: 'falco', compression: 'GZIP', sasl: { mechanism: 'SCRAM_SHA512', username: 'u', password: 'p' } });
+    assert.deepEqual(s.brokers, ['b1:9092', 'b2:9093']);
+    assert.equal(s.compression, 'gzip');
+    assert.equal(s.sasl?.mechanism, 'scram-sha-512');
+    assert.equal(s.requiredAcks, 'all');
+    assert.equal(s.keyTemplate, '{{ rule }}|{{ output_fields["k8s.pod.name"] | default hostname }}');
+  });
+
+  it('refuses what it cannot do, naming the key and the fix', () => {
+    try {
+      createSink('kafka', { brokers: 'b1', topic: '{{ rle }}', compression: 'snappy', sasl: { mechanism: 'oauth', username: 'u', password: 'p' } }, deps, 'siem');
+      assert.fail('expected SinkConfigError');
+    } catch (e) {
+      assert.ok(e instanceof SinkConfigError);
+      const text = e.issues.map((i) => `${i.path}: ${i.message}`).join('\n');
+      assert.match(text, /brokers\.0: must be host:port/);
+      assert.match(text, /topic: template error .*unknown field 'rle'/);
+      assert.match(text, /compression: must be none or gzip/);
+      assert.match(text, /sasl\.mechanism: must be plain, scram-sha-256 or scram-sha-512/);
+    }
+  });
+});
