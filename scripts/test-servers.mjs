@@ -5,6 +5,7 @@
 //   --prepare                  only download/build what they need (jars, classes, the emulator), then exit
 //   --json                     once ready, print one JSON line {name: {address, pids, logFiles}} too
 //   --lambda-handler <module>  the Lambda handler module (export `handler`); default echoes the event
+//   --throughput               JVMs tuned as in production (C2, G1) instead of for a quick start: for benchmarks
 // The first run downloads from Maven Central and the Go proxy (minutes); later runs reuse
 // .cache/servers and start in seconds. The tests start their own servers with the same code
 // (test/support: startTestKafka, startTestOpenSearch, startTestLambda, startTestRedisCluster).
@@ -13,16 +14,18 @@ import { register } from 'tsx/esm/api';
 register();
 const { testServerNames, isTestServerName, prepareTestServer, startTestServer } = await import('../test/support/test-servers.ts');
 
-const usage = `usage: node scripts/test-servers.mjs [--prepare] [--json] [--lambda-handler <module>] <${testServerNames.join('|')}|all>...`;
+const usage = `usage: node scripts/test-servers.mjs [--prepare] [--json] [--throughput] [--lambda-handler <module>] <${testServerNames.join('|')}|all>...`;
 const args = process.argv.slice(2);
 const names = [];
 let prepareOnly = false;
 let json = false;
 let lambdaHandler;
+let jvmTuning = 'fast-start';
 for (let i = 0; i < args.length; i += 1) {
   const arg = args[i];
   if (arg === '--prepare') prepareOnly = true;
   else if (arg === '--json') json = true;
+  else if (arg === '--throughput') jvmTuning = 'throughput';
   else if (arg === '--lambda-handler') {
     lambdaHandler = args[++i];
     if (!lambdaHandler) fail('--lambda-handler needs a module path');
@@ -72,7 +75,7 @@ process.on('SIGTERM', () => void stopAll(0));
 const results = await Promise.allSettled(
   wanted.map(async (name) => {
     const started = performance.now();
-    const server = await startTestServer(name, { lambdaHandler });
+    const server = await startTestServer(name, { lambdaHandler, jvmTuning });
     running.push(server);
     const mib = (server.residentBytes() / 1048576).toFixed(0);
     console.log(`${name.padEnd(14)} ${server.address}   (ready in ${seconds(started)} using ${server.cpuSeconds().toFixed(1)} s CPU, pid ${server.pids.join(',')}, ${mib} MiB RSS, log ${server.logFiles.join(' ')})`);

@@ -23,3 +23,8 @@ export type { TestRedisCluster, TestRedisClusterOptions, RedisClusterNode } from
 export { startTestServer, prepareTestServer, testServerNames, isTestServerName, defaultLambdaHandler } from './test-servers.ts';
 export type { TestServerName, StartedTestServer, StartTestServerOptions } from './test-servers.ts';
 export { residentBytes } from './server-process.ts';
+export { startTestKubeApi, startTestKubeNode, KUBE_RUN_DIR, KUBELET_ROOT_DIR, KUBE_POD_LOGS_DIR, KUBE_NODE_NAME, KUBE_NODE_IP } from './kube-cluster.ts';
+export type { TestKube, TestKubeNode, TestKubeApiOptions, TestKubeNodeOptions, StaticTokenUser, KubeProcessInfo } from './kube-cluster.ts';
+export { prepareKubeBinaries, kubeBinariesDir, kubeVersion, etcdVersion } from './kube-binaries.ts';
+export type { KubeBinaries } from './kube-binaries.ts';
+export type { JvmTuning } from './server-process.ts';

@@ -12,6 +12,7 @@ import {
   installJavaAndMaven,
   javaCommand,
   javacCommand,
+  jvmTuningOptions,
   runCommand,
   serverLogFile,
   serversCacheDir,
@@ -19,6 +20,7 @@ import {
   spawnServer,
   waitForReady,
 } from './server-process.ts';
+import type { JvmTuning } from './server-process.ts';
 
 /** A running broker; `stop()` shuts it down and deletes its data. */
 export interface TestKafka {
@@ -33,6 +35,10 @@ export interface TestKafka {
   readonly logFile: string;
   /** Controlled shutdown (SIGTERM), SIGKILL if it takes over 20 s; deletes the data dir. */
   stop(): Promise<void>;
+  /** Outage drills: controlled shutdown that keeps the log dir and the ports, for `restart()`. */
+  shutdown(): Promise<void>;
+  /** Starts the broker again with the same log dir and ports; resolves when it answers. `pid` is the new one's. */
+  restart(): Promise<void>;
 }
 
 export interface TestKafkaOptions {
@@ -40,6 +46,8 @@ export interface TestKafkaOptions {
   readonly readyTimeoutMs?: number;
   /** Partitions of auto-created topics. @defaultValue 1 */
   readonly defaultPartitions?: number;
+  /** @defaultValue 'fast-start' (see JvmTuning; benchmarks want 'throughput') */
+  readonly jvmTuning?: JvmTuning;
 }
 
 const sourceDir = join(serversSourceDir, 'kafka');
@@ -70,7 +78,7 @@ export async function prepareKafka(): Promise<void> {
     // every start and saves a JVM start (seconds on 2 busy cores) each time.
     const formatConfig = join(cacheDir, 'format.properties');
     writeFileSync(formatConfig, serverProperties(formattedTemplateDir, 9092, 9093, 1));
-    await runCommand(javaCommand(), [...javaOptions(), '-cp', `${libDir}/*`, 'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', formatConfig], {
+    await runCommand(javaCommand(), [...javaOptions('fast-start'), '-cp', `${libDir}/*`, 'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', formatConfig], {
       what: 'formatting the Kafka storage dir',
       fix: installJavaAndMaven,
     });
@@ -88,11 +96,13 @@ export async function startTestKafka(options: TestKafkaOptions = {}): Promise<Te
   cpSync(formattedTemplateDir, dataDir, { recursive: true });
   const config = join(workDir, 'server.properties');
   writeFileSync(config, serverProperties(dataDir, port, controllerPort, options.defaultPartitions ?? 1));
-  const server = spawnServer(javaCommand(), {
-    args: [...javaOptions(), '-cp', `${classesDir}:${libDir}/*`, 'testservers.ExitWithParent', 'kafka.Kafka', config],
-    logFile: serverLogFile(`kafka-${port}`),
-    exitWithParentStdin: true,
-  });
+  const spawnBroker = () =>
+    spawnServer(javaCommand(), {
+      args: [...javaOptions(options.jvmTuning), '-cp', `${classesDir}:${libDir}/*`, 'testservers.ExitWithParent', 'kafka.Kafka', config],
+      logFile: serverLogFile(`kafka-${port}`),
+      exitWithParentStdin: true,
+    });
+  let server = spawnBroker();
   const broker = `127.0.0.1:${port}`;
   try {
     await waitForReady(server, `Kafka broker on ${broker}`, options.readyTimeoutMs ?? 180_000, () => answersMetadata(broker));
@@ -105,11 +115,21 @@ export async function startTestKafka(options: TestKafkaOptions = {}): Promise<Te
     brokers: [broker],
     port,
     controllerPort,
-    pid: server.pid,
+    get pid() {
+      return server.pid;
+    },
     logFile: server.logFile,
     async stop() {
       await server.stop(20_000);
       rmSync(workDir, { recursive: true, force: true });
+    },
+    async shutdown() {
+      await server.stop(20_000);
+    },
+    async restart() {
+      if (server.exited() === undefined) throw new Error('restart(): the broker is still running; shutdown() first');
+      server = spawnBroker();
+      await waitForReady(server, `Kafka broker on ${broker} (restarted)`, options.readyTimeoutMs ?? 180_000, () => answersMetadata(broker));
     },
   };
 }
@@ -126,8 +146,8 @@ async function answersMetadata(broker: string): Promise<true | undefined> {
   }
 }
 
-function javaOptions(): string[] {
-  return [...heap, '-XX:+UseG1GC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`];
+function javaOptions(tuning: JvmTuning | undefined): string[] {
+  return [...heap, ...jvmTuningOptions(tuning), '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`];
 }
 
 /** A 22-character base64url UUID, what `kafka-storage random-uuid` prints (no JVM needed). */

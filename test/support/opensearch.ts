@@ -10,6 +10,7 @@ import {
   installJavaAndMaven,
   javaCommand,
   javacCommand,
+  jvmTuningOptions,
   runCommand,
   serverLogFile,
   serversCacheDir,
@@ -17,6 +18,7 @@ import {
   spawnServer,
   waitForReady,
 } from './server-process.ts';
+import type { JvmTuning } from './server-process.ts';
 
 /** A running node; `stop()` shuts it down and deletes its data. */
 export interface TestOpenSearch {
@@ -32,6 +34,8 @@ export interface TestOpenSearch {
 export interface TestOpenSearchOptions {
   /** Give up (and say where the log is) after this long. @defaultValue 240 s */
   readonly readyTimeoutMs?: number;
+  /** @defaultValue 'fast-start' (see JvmTuning; benchmarks want 'throughput') */
+  readonly jvmTuning?: JvmTuning;
 }
 
 const sourceDir = join(serversSourceDir, 'opensearch');
@@ -72,7 +76,7 @@ export async function startTestOpenSearch(options: TestOpenSearchOptions = {}): 
     args: [
       '-Xms512m',
       '-Xmx512m',
-      '-XX:+UseG1GC',
+      ...jvmTuningOptions(options.jvmTuning),
       '-Djava.awt.headless=true',
       '-Dlog4j2.disable.jmx=true',
       `-Dlog4j2.configurationFile=${log4jConfig}`,

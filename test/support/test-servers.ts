@@ -6,6 +6,7 @@ import { prepareLambdaEmulator, startTestLambda } from './lambda.ts';
 import { prepareOpenSearch, startTestOpenSearch } from './opensearch.ts';
 import { startTestRedisCluster } from './redis-cluster.ts';
 import { cpuSeconds, residentBytes, serversSourceDir } from './server-process.ts';
+import type { JvmTuning } from './server-process.ts';
 
 export const testServerNames = ['kafka', 'opensearch', 'lambda', 'redis-cluster'] as const;
 export type TestServerName = (typeof testServerNames)[number];
@@ -42,6 +43,8 @@ export async function prepareTestServer(name: TestServerName): Promise<void> {
 export interface StartTestServerOptions {
   /** For `lambda`: the handler module (its export `handler` is called). */
   readonly lambdaHandler?: string;
+  /** For `kafka` and `opensearch`. @defaultValue 'fast-start' */
+  readonly jvmTuning?: JvmTuning;
 }
 
 export async function startTestServer(name: TestServerName, options: StartTestServerOptions = {}): Promise<StartedTestServer> {
@@ -56,11 +59,11 @@ export async function startTestServer(name: TestServerName, options: StartTestSe
   });
   switch (name) {
     case 'kafka': {
-      const kafka = await startTestKafka();
+      const kafka = await startTestKafka({ jvmTuning: options.jvmTuning });
       return describe(kafka.broker, [kafka.pid], [kafka.logFile], () => kafka.stop());
     }
     case 'opensearch': {
-      const node = await startTestOpenSearch();
+      const node = await startTestOpenSearch({ jvmTuning: options.jvmTuning });
       return describe(node.url, [node.pid], [node.logFile], () => node.stop());
     }
     case 'lambda': {
