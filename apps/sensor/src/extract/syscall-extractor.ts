@@ -101,6 +101,14 @@ function ancestorField(pick: (p: ProcessInfo, e: SyscallEvent) => FieldValue, fi
   };
 }
 
+/** proc.exepath: canonical (symlinks resolved) on a live machine; the exec path as recorded in a capture. */
+function exepathOf(p: ProcessInfo, e: SyscallEvent): string | undefined {
+  const facts = e.ctx.procFacts;
+  if (!facts || p.exepath === undefined) return p.exepath;
+  // An ancestor's container is the event's for this purpose: only host processes are resolved on the host.
+  return facts.canonicalExepath(p, p.containerId ?? e.containerId);
+}
+
 const parentOf = (e: SyscallEvent): ProcessInfo | undefined => e.ctx.processes.get(e.proc.ppid);
 
 /** libsinsp's open flag bits: O_RDONLY/O_WRONLY/O_RDWR, O_CREAT. */
@@ -259,7 +267,7 @@ export function syscallExtractor(): FieldExtractor<SyscallEvent> {
         case 'proc.exe':
           return (e) => e.proc.exe;
         case 'proc.exepath':
-          return (e) => e.proc.exepath;
+          return (e) => exepathOf(e.proc, e);
         case 'proc.cmdline':
           return (e) => cmdline(e.proc);
         case 'proc.args':
@@ -316,7 +324,10 @@ export function syscallExtractor(): FieldExtractor<SyscallEvent> {
         case 'proc.pexe':
           return (e) => parentOf(e)?.exe;
         case 'proc.pexepath':
-          return (e) => parentOf(e)?.exepath;
+          return (e) => {
+            const parent = parentOf(e);
+            return parent === undefined ? undefined : exepathOf(parent, e);
+          };
         case 'proc.aname':
           return ancestorField((p) => p.name, field);
         case 'proc.apid':
@@ -324,7 +335,7 @@ export function syscallExtractor(): FieldExtractor<SyscallEvent> {
         case 'proc.aexe':
           return ancestorField((p) => p.exe, field);
         case 'proc.aexepath':
-          return ancestorField((p) => p.exepath, field);
+          return ancestorField((p, e) => exepathOf(p, e), field);
         case 'proc.acmdline':
           return ancestorField((p) => cmdline(p), field);
 

@@ -5,7 +5,7 @@
  * gives `undefined` (the field is missing), never a guess. Capture replays
  * never read /proc: the machine replaying is not the one captured.
  */
-import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import type { ProcessInfo } from './process-table.ts';
 
 interface StatusFacts {
@@ -21,6 +21,7 @@ interface Facts {
   exeLink?: string | null;
   writable?: boolean | null;
   upper?: boolean | null;
+  canonicalExepath?: string | null;
 }
 
 function facts(p: ProcessInfo): Facts {
@@ -67,6 +68,30 @@ export class ProcFacts {
       }
     }
     return f.exeLink ?? undefined;
+  }
+
+  /**
+   * Falco's proc.exepath: the executed file's canonical path (symlinks
+   * resolved, as the kernel's d_path of the image). The kernel's own link
+   * (/proc/<pid>/exe) while the process lives; after that, for a host
+   * process, the exec path resolved on the host; else the exec path as given.
+   */
+  canonicalExepath(p: ProcessInfo, containerId: string): string | undefined {
+    if (p.exepath === undefined) return undefined;
+    const f = facts(p);
+    if (f.canonicalExepath !== undefined) return f.canonicalExepath ?? p.exepath;
+    let out: string | null = null;
+    const link = this.exeLink(p);
+    if (link !== undefined && !link.startsWith('/memfd:')) out = link.endsWith(' (deleted)') ? link.slice(0, -10) : link;
+    else if (link === undefined && containerId === 'host' && p.exepath.startsWith('/')) {
+      try {
+        out = realpathSync(p.exepath);
+      } catch {
+        out = null;
+      }
+    }
+    f.canonicalExepath = out;
+    return out ?? p.exepath;
   }
 
   /** True when the image was executed from a memfd (fileless execution). */
