@@ -138,6 +138,7 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
+const setpriv = '/usr/bin/setpriv';
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
@@ -177,7 +178,10 @@ export function spawnServer(command: string, options: SpawnServerOptions): Serve
   installExitHook();
   const logFd = openSync(options.logFile, 'a');
   const stdio: StdioOptions = [options.exitWithParentStdin ? 'pipe' : 'ignore', logFd, logFd];
-  const child = spawn(command, options.args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio, detached: true });
+  // Servers without the stdin watchdog get SIGKILL from the kernel when this process dies,
+  // even by SIGKILL (prctl PR_SET_PDEATHSIG through util-linux' setpriv, which then execs them).
+  const [file, args] = !options.exitWithParentStdin && existsSync(setpriv) ? [setpriv, ['--pdeathsig', 'KILL', '--', command, ...options.args]] : [command, [...options.args]];
+  const child = spawn(file, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio, detached: true });
   closeSync(logFd);
   let exitState: string | undefined;
   const gone = new Promise<void>((resolvePromise) => {
