@@ -135,9 +135,8 @@ test('Falcosidekick <OUT>_MAXCONCURRENTREQUESTS sets the destination\'s delivery
 test('Falcosidekick variables that are set but not read are listed; cloud SDK and unrelated variables are not', () => {
   const env = {
     OUTPUTFIELDFORMAT: '<timestamp> <output>',
-    KAFKA_HOSTPORT: 'broker:9092',
-    KAFKA_TOPIC: 'falco',
-    AWS_LAMBDA_FUNCTIONNAME: 'kill-pod',
+    LOKI_HOSTPORT: 'http://loki:3100',
+    TEAMS_WEBHOOKURL: 'https://example.com/teams',
     SLACK_WEBHOOKURL: 'https://hooks.slack.com/services/T/B/X',
     SLACK_MAXCONCURRENTREQUESTS: '2',
     SLACK_MESSAGEFORMAT: '{{ .Rule }}',
@@ -147,13 +146,13 @@ test('Falcosidekick variables that are set but not read are listed; cloud SDK an
     REDIS_URL: 'redis://x',
     PATH: '/usr/bin',
   };
-  assert.deepEqual(unreadSidekickVariables(env), ['AWS_LAMBDA_FUNCTIONNAME', 'KAFKA_HOSTPORT', 'KAFKA_TOPIC', 'OUTPUTFIELDFORMAT', 'WEBHOOK_SOMETHINGNEW']);
+  assert.deepEqual(unreadSidekickVariables(env), ['LOKI_HOSTPORT', 'OUTPUTFIELDFORMAT', 'TEAMS_WEBHOOKURL', 'WEBHOOK_SOMETHINGNEW']);
   // `peregrine hub --check` says so (the hub logs the same warning at start-up).
   const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
   const run = spawnSync(process.execPath, ['--import', 'tsx', main, '--check'], { env: { ...env, PATH: process.env.PATH }, encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /^configuration OK: 1 destination\(s\): slack$/m);
-  assert.match(run.stdout, /^warning: Falcosidekick settings with no Peregrine equivalent were ignored: AWS_LAMBDA_FUNCTIONNAME, KAFKA_HOSTPORT, KAFKA_TOPIC, OUTPUTFIELDFORMAT, WEBHOOK_SOMETHINGNEW /m);
+  assert.match(run.stdout, /^warning: Falcosidekick settings with no Peregrine equivalent were ignored: LOKI_HOSTPORT, OUTPUTFIELDFORMAT, TEAMS_WEBHOOKURL, WEBHOOK_SOMETHINGNEW /m);
 });
 
 test('matcher: priority, rule globs, tags any/all, sources, field conditions', () => {

@@ -1,8 +1,8 @@
 /**
  * Falcosidekick's environment variables for the outputs Peregrine shares, so
  * a sidekick deployment switches by changing the image. Each enabled output
- * becomes a destination named after it (`slack`, `pagerduty`, `webhook`)
- * unless the config file already has a destination of that name.
+ * becomes a destination named after it (`slack`, `pagerduty`, `webhook`,
+ * `kafka`) unless the config file already has a destination of that name.
  *
  * `*_MINIMUMPRIORITY` follows Falco's names; "" means every priority. Unlike
  * Falcosidekick, `info` means Informational (sidekick treats it as "all").
@@ -17,12 +17,40 @@ import type { ConfigIssue } from '../errors.ts';
 type RawConfig = Record<string, unknown>;
 
 interface SidekickOutput {
+  /** The destination's name (and, unless `type` says otherwise, its sink type). */
   readonly name: string;
+  readonly type?: string;
+  /** Prefix of the output's variables. @defaultValue name in upper case + "_" */
+  readonly prefix?: string;
   /** The env var that enables the output (its "primary key"). */
   readonly enabledBy: string;
-  /** sidekick env var → Peregrine setting key. */
-  readonly settings: Readonly<Record<string, string>>;
+  /** sidekick env var → Peregrine setting key (dotted for nested keys), with a conversion when the value is not a plain string. */
+  readonly settings: Readonly<Record<string, string | SidekickSetting>>;
   readonly fixed?: Readonly<Record<string, unknown>>;
+  /**
+   * Falcosidekick's common HTTP-output keys apply: `<OUT>_CHECKCERT`,
+   * `<OUT>_MUTUALTLS`, `<OUT>_MAXCONCURRENTREQUESTS` and the global
+   * TLSCLIENT_/MUTUALTLS* files. @defaultValue true
+   */
+  readonly httpCommon?: boolean;
+}
+
+interface SidekickSetting {
+  readonly key: string;
+  /** The setting's value from the variable's text; `undefined` leaves the setting unset. */
+  readonly convert: (text: string) => unknown;
+}
+
+/** "true"/"false" as Falcosidekick (viper) reads them; anything else is left for the schema to refuse. */
+function sidekickBoolean(text: string): unknown {
+  const t = text.trim().toLowerCase();
+  return t === 'true' ? true : t === 'false' ? false : text;
+}
+
+/** A number, or the text for the schema to refuse. */
+function sidekickNumber(text: string): unknown {
+  const n = Number(text.trim());
+  return text.trim() !== '' && Number.isFinite(n) ? n : text;
 }
 
 const OUTPUTS: readonly SidekickOutput[] = [
@@ -50,6 +78,26 @@ const OUTPUTS: readonly SidekickOutput[] = [
     enabledBy: 'WEBHOOK_ADDRESS',
     settings: { WEBHOOK_ADDRESS: 'address', WEBHOOK_METHOD: 'method', WEBHOOK_CUSTOMHEADERS: 'customHeaders' },
   },
+  {
+    name: 'kafka',
+    enabledBy: 'KAFKA_HOSTPORT',
+    // Falcosidekick's Kafka output has none of the HTTP outputs' TLS files or concurrency keys.
+    httpCommon: false,
+    settings: {
+      KAFKA_HOSTPORT: 'brokers',
+      KAFKA_TOPIC: 'topic',
+      KAFKA_TOPICCREATION: { key: 'allowAutoTopicCreation', convert: sidekickBoolean },
+      KAFKA_SASL: 'sasl.mechanism',
+      KAFKA_USERNAME: 'sasl.username',
+      KAFKA_PASSWORD: 'sasl.password',
+      // true: TLS with the system CAs (all Falcosidekick offers for Kafka).
+      KAFKA_TLS: { key: 'tls', convert: (text) => (sidekickBoolean(text) === true ? {} : sidekickBoolean(text) === false ? undefined : text) },
+      KAFKA_CLIENTID: 'clientId',
+      KAFKA_COMPRESSION: 'compression',
+      // Falcosidekick's default is NONE (fire and forget); the hub's point is acknowledged delivery, so NONE becomes all.
+      KAFKA_REQUIREDACKS: { key: 'requiredAcks', convert: (text) => ({ ALL: 'all', NONE: 'all', ONE: 'leader' })[text.trim().toUpperCase()] ?? text },
+    },
+  },
 ];
 
 /** Names of the sidekick variables this module reads (for docs and tests). */
@@ -71,10 +119,14 @@ export const SIDEKICK_ENV_VARS: readonly string[] = [
   'TLSSERVER_MUTUALTLS',
   'TLSSERVER_CACERTFILE',
   ...OUTPUTS.flatMap((o) => {
-    const prefix = o.name.toUpperCase();
-    return [...Object.keys(o.settings), `${prefix}_MINIMUMPRIORITY`, `${prefix}_CHECKCERT`, `${prefix}_MUTUALTLS`, `${prefix}_MAXCONCURRENTREQUESTS`];
+    const prefix = prefixOf(o);
+    return [...Object.keys(o.settings), `${prefix}MINIMUMPRIORITY`, ...(o.httpCommon === false ? [] : [`${prefix}CHECKCERT`, `${prefix}MUTUALTLS`, `${prefix}MAXCONCURRENTREQUESTS`])];
   }),
 ];
+
+function prefixOf(output: SidekickOutput): string {
+  return output.prefix ?? `${output.name.toUpperCase()}_`;
+}
 
 /**
  * Falcosidekick's global variables that have no Peregrine equivalent. Not
@@ -89,7 +141,7 @@ const UNREAD_GLOBALS: readonly string[] = ['OUTPUTFIELDFORMAT', 'PROMETHEUS_EXTR
  * sidekick's Redis output (REDIS_*) is left out for the same reason.
  */
 const OUTPUT_PREFIXES: readonly string[] = [
-  ...OUTPUTS.map((o) => `${o.name.toUpperCase()}_`),
+  ...OUTPUTS.map(prefixOf),
   ...['ROCKETCHAT', 'MATTERMOST', 'TEAMS', 'WEBEX', 'DISCORD', 'GOOGLECHAT', 'CLIQ', 'TELEGRAM', 'DATADOG', 'DATADOGLOGS', 'INFLUXDB', 'STATSD', 'DOGSTATSD', 'WAVEFRONT', 'SPYDERBAT', 'TIMESCALEDB', 'DYNATRACE', 'ALERTMANAGER', 'OPSGENIE', 'GRAFANAONCALL', 'ELASTICSEARCH', 'LOKI', 'GRAFANA', 'SYSLOG', 'ZINCSEARCH', 'OPENOBSERVE', 'SUMOLOGIC', 'QUICKWIT', 'LOGSTASH', 'SPLUNK', 'AWS_LAMBDA', 'AWS_SQS', 'AWS_SNS', 'AWS_CLOUDWATCHLOGS', 'AWS_S3', 'AWS_KINESIS', 'AWS_SECURITYLAKE', 'GCP_PUBSUB', 'GCP_STORAGE', 'GCP_CLOUDFUNCTIONS', 'GCP_CLOUDRUN', 'GCP_CHRONICLE', 'YANDEX', 'FISSION', 'CLOUDEVENTS', 'KUBELESS', 'OPENFAAS', 'TEKTON', 'NATS', 'STAN', 'KAFKA', 'KAFKAREST', 'RABBITMQ', 'AZURE_EVENTHUB', 'MQTT', 'GOTIFY', 'SMTP', 'NODERED', 'WEBUI', 'N8N', 'OTLP', 'POLICYREPORT', 'TALON'].map((name) => `${name}_`),
 ];
 
@@ -151,25 +203,31 @@ export function applySidekickEnv(
   for (const output of OUTPUTS) {
     if (!nonEmpty(env[output.enabledBy]) || destinations[output.name] !== undefined) continue;
     const settings: Record<string, unknown> = { ...output.fixed };
-    for (const [variable, key] of Object.entries(output.settings)) {
-      if (nonEmpty(env[variable])) {
-        settings[key] = env[variable];
-        origins.set(`destinations.${output.name}.settings.${key}`, variable);
-      }
+    const prefix = prefixOf(output);
+    for (const [variable, setting] of Object.entries(output.settings)) {
+      const text = env[variable];
+      if (!nonEmpty(text)) continue;
+      const key = typeof setting === 'string' ? setting : setting.key;
+      const value = typeof setting === 'string' ? text : setting.convert(text);
+      if (value === undefined) continue;
+      setNested(settings, key, value);
+      origins.set(`destinations.${output.name}.settings.${key}`, variable);
     }
-    const tls = clientTls(env, output.name.toUpperCase(), `destinations.${output.name}.settings.tls`, origins);
-    if (tls !== undefined) settings.tls = tls;
+    if (output.httpCommon !== false) {
+      const tls = clientTls(env, prefix.slice(0, -1), `destinations.${output.name}.settings.tls`, origins);
+      if (tls !== undefined) settings.tls = tls;
+    }
     const match: Record<string, unknown> = {};
-    const minimumVariable = `${output.name.toUpperCase()}_MINIMUMPRIORITY`;
+    const minimumVariable = `${prefix}MINIMUMPRIORITY`;
     const minimum = env[minimumVariable];
     if (nonEmpty(minimum)) {
       match.minimumPriority = minimum;
       origins.set(`destinations.${output.name}.match.minimumPriority`, minimumVariable);
     }
-    const destination: Record<string, unknown> = { type: output.name, settings, match };
-    const concurrencyVariable = `${output.name.toUpperCase()}_MAXCONCURRENTREQUESTS`;
+    const destination: Record<string, unknown> = { type: output.type ?? output.name, settings, match };
+    const concurrencyVariable = `${prefix}MAXCONCURRENTREQUESTS`;
     const concurrency = env[concurrencyVariable];
-    if (nonEmpty(concurrency)) {
+    if (output.httpCommon !== false && nonEmpty(concurrency)) {
       // Falcosidekick: requests in flight to the output, 0 = unlimited. Here a
       // destination's deliveries in flight per hub process; "unlimited" becomes
       // UNLIMITED_CONCURRENCY. A value that is not a number is left for the schema to refuse.
@@ -282,6 +340,18 @@ function envPairs(
   }
   // The file's own keys are applied last so they win.
   return { ...out, ...fromFile };
+}
+
+/** Sets `a.b.c` in `target`, creating the objects on the way. */
+function setNested(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const path = dotted.split('.');
+  let at = target;
+  for (const part of path.slice(0, -1)) {
+    const next = asRecord(at[part]) ?? {};
+    at[part] = next;
+    at = next;
+  }
+  at[path[path.length - 1]] = value;
 }
 
 function nonEmpty(v: string | undefined): v is string {
