@@ -70,10 +70,16 @@ export function classifyKubeError(error: unknown): KubeFailure {
     return { kind: 'invalid', status, message: `HTTP ${status}: ${message}` };
   }
   // No HTTP answer at all: refused, reset, DNS, TLS handshake, our timeout. Worth a retry.
-  const err = error as { message?: string; code?: string; cause?: { code?: string } };
-  const code = err?.code ?? err?.cause?.code;
-  return { kind: 'retryable', message: `API server unreachable${code ? ` (${code})` : ''}: ${err?.message ?? String(error)}` };
+  const err = error as { name?: string; message?: string; code?: string; errno?: string; cause?: { code?: string } };
+  const code = err?.code ?? err?.errno ?? err?.cause?.code;
+  if (err?.name === 'FetchError' || (typeof code === 'string' && NETWORK_CODE.test(code))) {
+    return { kind: 'retryable', message: `API server unreachable${code ? ` (${code})` : ''}: ${err?.message ?? String(error)}` };
+  }
+  // Anything else was raised before a request left (a bad kubeconfig, say): a retry would fail the same way.
+  return { kind: 'invalid', status: 0, message: `the Kubernetes client failed before reaching the API server: ${err?.message ?? String(error)}` };
 }
+
+const NETWORK_CODE = /^(E(CONN(REFUSED|RESET|ABORTED)|HOSTUNREACH|NETUNREACH|NETDOWN|PIPE|TIMEDOUT|AI_AGAIN|NOTFOUND|PROTO)|UND_ERR_.*|ERR_SSL_.*|ERR_TLS_.*|CERT_.*|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_.*)$/;
 
 function statusMessage(error: ApiException<unknown>): string {
   const body = error.body as unknown;

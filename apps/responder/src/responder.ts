@@ -88,7 +88,9 @@ export function createResponder(options: ResponderOptions): Responder {
     const apiFailure = (what: string, failure: KubeFailure): Decision => {
       if (failure.kind === 'retryable' || failure.kind === 'conflict') throw new RetryableResponderError(`${what} ${pod.namespace}/${pod.name}: ${failure.message}`);
       if (failure.kind === 'forbidden') return refuse('forbidden', `the API server refused ${what} ${pod.namespace}/${pod.name} (${failure.message}); the responder's Role does not cover it`, pod);
-      return refuse('api-refused', `the API server refused ${what} ${pod.namespace}/${pod.name}: ${'message' in failure ? failure.message : failure.kind}`, pod);
+      if (failure.kind === 'not-found') return refuse('api-refused', `${what} ${pod.namespace}/${pod.name}: not found`, pod);
+      if (failure.status === 0) return refuse('api-refused', `${what} ${pod.namespace}/${pod.name}: ${failure.message}`, pod);
+      return refuse('api-refused', `the API server refused ${what} ${pod.namespace}/${pod.name}: ${failure.message}`, pod);
     };
 
     let current: V1Pod;
