@@ -2,7 +2,7 @@
 // .cache/), the stable rules inside the repository, a refusing loopback port,
 // statistics and number formatting.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,6 +107,30 @@ export function rssBytes(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU time and run-queue wait of every thread of a process so far, in
+ * seconds (/proc/PID/task/TID/schedstat: ns on CPU, ns runnable but waiting
+ * for a CPU). The wait is what a busy machine takes from a measured process.
+ */
+export function schedSeconds(pid: number): { cpu: number; wait: number } {
+  let cpu = 0;
+  let wait = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const [run, waited] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+        cpu += run / 1e9;
+        wait += waited / 1e9;
+      } catch {
+        // the thread ended
+      }
+    }
+  } catch {
+    // the process ended
+  }
+  return { cpu, wait };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

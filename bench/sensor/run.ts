@@ -11,11 +11,13 @@
  *     flood alone, probe alone, sensor (order alternating).
  * (b) a capture of the mix (recordCapture) replayed through the pipeline on
  *     one core (replay-child.ts), from plain file reading up to replayCapture.
- * (c) RSS of a fresh sensor (and of the probe alone) while build-loop.sh runs
- *     under them for PG_BENCH_BUILD_MINUTES (default 10).
+ * (c) RSS of `peregrine sensor` with the stable rules (and of the probe
+ *     alone) while build-loop.sh runs under them for PG_BENCH_BUILD_MINUTES
+ *     (default 10; quick mode 9 s), and where a fresh sensor's RSS goes (rss-floor.ts).
  * (d) syscall → alert latency: /etc/shadow opened every 20 ms by the flooder
- *     (with and without the flood); alert line read from the sensor's stdout,
- *     and delivered by a real hub child (`peregrine hub`, webhook to a local
+ *     (with the flood, and idle; quick mode: with the flood only); the alert
+ *     line read from `peregrine sensor`'s stdout (pinned to CPU 0), and
+ *     delivered by a real hub child (`peregrine hub`, webhook to a local
  *     receiver). Baseline: syscall → record in JS for the probe alone.
  *
  *   npm run bench -- sensor [--quick] [--cpu-prof] [--parts=a,b,c,d]     (root, built native/)
@@ -47,6 +49,7 @@ import {
   startMix,
   type MixCounts,
 } from './common.ts';
+import { CommandSensor } from './command-sensor.ts';
 import { hotFunctions } from './profile.ts';
 import type { ReplayResult } from './replay-child.ts';
 import type { ChildReport } from './sensor-child.ts';
@@ -58,8 +61,8 @@ const PROFILE = argv.includes('--cpu-prof') || env.PG_BENCH_CPU_PROF === '1';
 const PARTS = new Set((argv.find((a) => a.startsWith('--parts='))?.slice('--parts='.length) ?? env.PG_BENCH_PARTS ?? 'a,b,c,d').split(','));
 const SECONDS = Number(env.PG_BENCH_SECONDS ?? (QUICK ? 1.5 : 5));
 const ROUNDS = Number(env.PG_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
-const BUILD_SECONDS = Number(env.PG_BENCH_BUILD_MINUTES ?? (QUICK ? 0.25 : 10)) * 60;
-const LATENCY_SECONDS = Number(env.PG_BENCH_LATENCY_SECONDS ?? (QUICK ? 3 : 30));
+const BUILD_SECONDS = Number(env.PG_BENCH_BUILD_MINUTES ?? (QUICK ? 0.15 : 10)) * 60;
+const LATENCY_SECONDS = Number(env.PG_BENCH_LATENCY_SECONDS ?? (QUICK ? 2 : 30));
 const CAPTURE_SECONDS = QUICK ? 0.5 : 3;
 const RING_MB = Number(env.PG_BENCH_RING_MB ?? 8);
 const SHADOW_EVERY_MS = 20;
@@ -178,8 +181,7 @@ function eventWallMs(time: string): number {
 
 async function partA(port: number, profileDir: string | undefined): Promise<Record<string, unknown>> {
   let alertLines = 0;
-  const probe = await SensorChild.start('probe', []);
-  const sensor = await SensorChild.start('sensor', ['--stdout', 'json'], { profileDir, onLine: () => alertLines++ });
+  const [probe, sensor] = await Promise.all([SensorChild.start('probe', []), SensorChild.start('sensor', ['--stdout', 'json'], { profileDir, onLine: () => alertLines++ })]);
   try {
     await probe.pause();
     await sensor.pause();
@@ -218,7 +220,7 @@ async function partA(port: number, profileDir: string | undefined): Promise<Reco
     const ratio = median(rounds.map((r) => r.sensor.report!.events / cpuSec(r.sensor.report!) / (r.probe.report!.records / cpuSec(r.probe.report!))));
     const evPerSec = median(sr.map((r) => r.events / (r.wallMs / 1000)));
     log(`sensor events per CPU-second / probe-alone records per CPU-second (same round): ${ratio.toFixed(3)}; sensor evaluated ${fmt(evPerSec)} events/s wall`);
-    log(`sensor CPU share of its core during the flood: ${spread(sr.map((r) => (100 * cpuSec(r)) / (r.wallMs / 1000)))} %; alerts raised ${spread(sr.map((r) => r.alerts))} (${alertLines} lines on stdout in all); malformed ${spread(sr.map((r) => r.malformed))}`);
+    log(`sensor CPU share of its core during the flood: ${spread(sr.map((r) => (100 * cpuSec(r)) / (r.wallMs / 1000)))} %, its threads runnable but waiting for CPU 0 (other work): ${spread(sr.map((r) => (100 * r.runQueueWaitS) / (r.wallMs / 1000)))} % (thread-seconds per second); alerts raised ${spread(sr.map((r) => r.alerts))} (${alertLines} lines on stdout in all); malformed ${spread(sr.map((r) => r.malformed))}`);
     log(`records per syscall in one sensor phase: ${JSON.stringify(sr[0].bySyscall)}`);
     log(`alerts by rule (last sensor phase): ${JSON.stringify(sr[sr.length - 1].alertsByRule)}`);
     log(`sensor tables after the rounds: ${sr[sr.length - 1].processes} processes, ${sr[sr.length - 1].fds} fds; RSS ${fmt(mb(sr[sr.length - 1].rssBytes), 1)} MiB`);
@@ -268,7 +270,7 @@ async function partB(port: number, work: string, profileDir: string | undefined)
   const counts = await mix!;
   const dropped = summary.stats.kernel.dropsBuffer + summary.stats.user.drops;
   log(`\n(b) capture: ${fmt(summary.records)} records, ${fmt(summary.bytes / (1 << 20), 1)} MiB, ${summary.seconds.toFixed(1)} s (the flooder made ${fmt(mixSyscalls(counts))} syscalls), drops ${dropped}`);
-  const results = await runReplayChild(file, ROUNDS, 'read,decode,state,rules,replay');
+  const results = await runReplayChild(file, ROUNDS, 'read,decode,state,rules,replay,compile');
   const variants = ['read', 'decode', 'state', 'rules', 'replay'] as const;
   const names: Record<string, string> = {
     read: 'read the file, count records (baseline)',
@@ -288,6 +290,10 @@ async function partB(port: number, work: string, profileDir: string | undefined)
     const ev = rs.map((r) => (r.events || r.records) / (r.wallMs / 1000));
     log(`| ${names[v]} | ${spread(rs.map((r) => r.records / (r.wallMs / 1000)))} | ${v === 'read' || v === 'decode' ? '–' : spread(ev)} | ${spread(rs.map((r) => (r.events || r.records) / (r.cpuMs / 1000)))} | ${ratio.toFixed(3)} |`);
   }
+  const compileMs = median(of('compile').map((r) => r.wallMs));
+  log(
+    `| \`replayCapture\` without its rules compile (median ${fmt(compileMs)} ms, measured alone) | – | ${spread(of('replay').map((r) => r.events / (Math.max(1, r.wallMs - compileMs) / 1000)))} | – | – |`,
+  );
   const full = median(of('rules').map((r) => r.events / (r.wallMs / 1000)));
   log(`alerts in the replay: ${of('rules')[0]?.alerts ?? 0}; target ≥ 1 000 000 events/s on one core -> full pipeline ${fmt(full)}/s (${full >= 1_000_000 ? 'met' : 'NOT met'}), replayCapture ${fmt(median(of('replay').map((r) => r.events / (r.wallMs / 1000))))}/s`);
   if (profileDir) await runReplayChild(file, 1, 'rules', profileDir);
@@ -297,25 +303,46 @@ async function partB(port: number, work: string, profileDir: string | undefined)
 
 // ---------------------------------------------------------------- (c) RSS under a build
 
+/** rss-floor.ts in a fresh process: RSS step by step from bare node to an open probe. */
+function rssFloor(): Promise<Array<{ step: string; rssBytes: number; heapUsedBytes: number }>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(HERE, 'rss-floor.ts')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as Array<{ step: string; rssBytes: number; heapUsedBytes: number }>) : reject(new Error(`rss-floor.ts exited ${code}`))));
+  });
+}
+
 async function partC(work: string): Promise<Record<string, unknown>> {
-  const probe = await SensorChild.start('probe', []);
-  // Alert lines are only drained here: the child's report counts them by rule.
-  const sensor = await SensorChild.start('sensor', ['--stdout', 'text'], { onLine: () => {} });
+  const floor = await rssFloor();
+  const bare = await new Promise<number>((resolve) => {
+    const c = spawn(process.execPath, ['--expose-gc', '-e', 'global.gc(); process.stdout.write(String(process.memoryUsage.rss()))'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let o = '';
+    c.stdout.on('data', (d: Buffer) => (o += d.toString()));
+    c.on('close', () => resolve(Number(o)));
+  });
+  // `peregrine sensor` as a user runs it; alert lines are only drained here (its /metrics counts them by rule).
+  const [probe, sensor] = await Promise.all([SensorChild.start('probe', []), CommandSensor.start(['--rules', STABLE_RULES, '--output', 'text'], { onLine: () => {} })]);
   const samples: Array<{ atS: number; sensor: number; probe: number }> = [];
-  const build = spawn('bash', [join(HERE, 'build-loop.sh'), join(work, 'build')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  let build: ChildProcess | undefined;
   try {
-    await sensor.mark();
     await probe.mark();
+    const m0 = await sensor.metrics();
+    const cpu0 = sensor.cpuSeconds();
+    build = spawn('bash', [join(HERE, 'build-loop.sh'), join(work, 'build')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
     const t0 = Date.now();
     const every = QUICK ? 2000 : 10_000;
     while (Date.now() - t0 < BUILD_SECONDS * 1000) {
       if (build.exitCode !== null) throw new Error(`build loop stopped early (exit ${build.exitCode})`);
-      samples.push({ atS: (Date.now() - t0) / 1000, sensor: rssBytes(sensor.pid), probe: rssBytes(probe.pid) });
-      await sleep(Math.min(every, BUILD_SECONDS * 1000 - (Date.now() - t0)));
+      samples.push({ atS: (Date.now() - t0) / 1000, sensor: sensor.rss(), probe: rssBytes(probe.pid) });
+      await sleep(Math.max(0, Math.min(every, BUILD_SECONDS * 1000 - (Date.now() - t0))));
     }
     process.kill(-(build.pid ?? 0), 'SIGTERM');
-    samples.push({ atS: (Date.now() - t0) / 1000, sensor: rssBytes(sensor.pid), probe: rssBytes(probe.pid) });
-    const s = await sensor.report();
+    samples.push({ atS: (Date.now() - t0) / 1000, sensor: sensor.rss(), probe: rssBytes(probe.pid) });
+    await sleep(500);
+    const m1 = await sensor.metrics();
+    const cpu = sensor.cpuSeconds() - cpu0;
     const p = await probe.report();
     const last = samples[samples.length - 1];
     let rounds: string;
@@ -324,17 +351,27 @@ async function partC(work: string): Promise<Record<string, unknown>> {
     } catch {
       rounds = 'no round finished';
     }
+    const alerts: Record<string, number> = {};
+    for (const [rule, n] of Object.entries(m1.alertsByRule)) if (n - (m0.alertsByRule[rule] ?? 0) > 0) alerts[rule] = n - (m0.alertsByRule[rule] ?? 0);
+    const sDrops = m1.dropsKernel + m1.dropsUser - m0.dropsKernel - m0.dropsUser;
     log(`\n(c) RSS under a build: build-loop.sh (native sources: clang -target bpf, g++ addon, cc helper; tsc of @peregrine/rules) for ${fmt(BUILD_SECONDS)} s (${rounds}); RSS sampled every ${every / 1000} s`);
     log('| process | RSS at start | RSS at end | max RSS | records | syscall events evaluated | drops | CPU s |');
     log('|---|---|---|---|---|---|---|---|');
-    log(`| probe alone (baseline) | ${fmt(mb(samples[0].probe), 1)} MiB | ${fmt(mb(last.probe), 1)} MiB | ${fmt(mb(Math.max(...samples.map((x) => x.probe))), 1)} MiB | ${fmt(p.records)} | – | ${drops(p)} | ${cpuSec(p).toFixed(1)} |`);
-    log(`| **sensor** | ${fmt(mb(samples[0].sensor), 1)} MiB | **${fmt(mb(last.sensor), 1)} MiB** | ${fmt(mb(Math.max(...samples.map((x) => x.sensor))), 1)} MiB | ${fmt(s.records)} | ${fmt(s.events)} | ${drops(s)} | ${cpuSec(s).toFixed(1)} |`);
-    log(`sensor tables at the end: ${s.processes} processes, ${s.fds} fds; JS heap used ${fmt(mb(s.heapUsedBytes), 1)} MiB; alerts raised by the build ${s.alerts}: ${JSON.stringify(s.alertsByRule)}`);
+    log(`| probe alone, JS counts records (baseline) | ${fmt(mb(samples[0].probe), 1)} MiB | ${fmt(mb(last.probe), 1)} MiB | ${fmt(mb(Math.max(...samples.map((x) => x.probe))), 1)} MiB | ${fmt(p.records)} | – | ${drops(p)} | ${cpuSec(p).toFixed(1)} |`);
+    log(
+      `| **\`peregrine sensor --rules falco_rules.yaml\`** | ${fmt(mb(samples[0].sensor), 1)} MiB | **${fmt(mb(last.sensor), 1)} MiB** | ${fmt(mb(Math.max(...samples.map((x) => x.sensor))), 1)} MiB | ` +
+        `${fmt(m1.records - m0.records)} | ${fmt(m1.evaluated - m0.evaluated)} | ${sDrops} | ${cpu.toFixed(1)} |`,
+    );
+    log(`sensor state tables at the end: ${JSON.stringify(m1.tables)}; alerts raised during the build: ${JSON.stringify(alerts)}`);
+    log(
+      `where a sensor's RSS goes (fresh process, after gc; rss-floor.ts): bare node ${fmt(mb(bare), 1)} MiB; ` +
+        floor.map((f) => `${f.step}: ${fmt(mb(f.rssBytes), 1)} MiB (JS heap ${fmt(mb(f.heapUsedBytes), 1)})`).join('; '),
+    );
     log(`RSS series (s: sensor/probe MiB): ${samples.map((x) => `${Math.round(x.atS)}:${mb(x.sensor).toFixed(0)}/${mb(x.probe).toFixed(0)}`).join(' ')}`);
     log(`target ≤ 150 MB after the build -> ${fmt(last.sensor / 1e6, 1)} MB (${last.sensor <= 150e6 ? 'met' : 'NOT met'}); sensor − probe alone: ${fmt(mb(last.sensor - last.probe), 1)} MiB`);
-    return { samples, sensor: s, probe: p };
+    return { samples, sensor: { m0, m1, cpu }, probe: p, alerts, floor, bare };
   } finally {
-    if (build.exitCode === null) {
+    if (build && build.exitCode === null) {
       try {
         process.kill(-(build.pid ?? 0), 'SIGKILL');
       } catch {
@@ -424,44 +461,57 @@ async function partD(port: number, work: string): Promise<Record<string, unknown
   const hubDelays: number[] = [];
   const stdoutDelays: number[] = [];
   const receiver = await startReceiver(hubDelays);
-  const { hub, url } = await startHub(work, receiver.url);
-  const probe = await SensorChild.start('probe', ['--watch-comm', MIX_COMM]);
-  const sensor = await SensorChild.start('sensor', ['--stdout', 'json', '--hub', url, '--hub-token', HUB_TOKEN, '--spool', join(work, 'spool')], {
-    onLine: (line, at) => {
-      const d = shadowAlertDelay(line, at);
-      if (d !== undefined) stdoutDelays.push(d);
-    },
-  });
+  const [{ hub, url }, probe] = await Promise.all([startHub(work, receiver.url), SensorChild.start('probe', ['--watch-comm', MIX_COMM])]);
   const table: string[] = [];
   const out: Record<string, unknown> = {};
+  const labels = QUICK ? ([['with the mix flood', true]] as const) : ([['with the mix flood', true], ['idle (only the opens)', false]] as const);
   try {
     await probe.pause();
-    await sensor.pause();
-    for (const [label, flood] of [
-      ['with the mix flood', true],
-      ['idle (only the opens)', false],
-    ] as const) {
+    for (const [label, flood] of labels) {
       const extra = ['--shadow-every-ms', String(SHADOW_EVERY_MS), ...(flood ? [] : ['--no-flood'])];
       const p = await livePhase(probe, port, LATENCY_SECONDS, extra);
       stdoutDelays.length = 0;
       hubDelays.length = 0;
-      const s = await livePhase(sensor, port, LATENCY_SECONDS, extra);
-      // The hub delivers after the sensor's linger and its own queue: wait for every alert, at most 30 s.
-      const deadline = Date.now() + 30_000;
-      while (hubDelays.length < stdoutDelays.length && Date.now() < deadline) await sleep(50);
+      // `peregrine sensor` as a user runs it, on CPU 0 (as the probe alone was): JSON lines on stdout and the hub.
+      const sensor = await CommandSensor.start(
+        ['--rules', STABLE_RULES, '--output', 'json', '--hub', url, '--hub-token', HUB_TOKEN, '--spool-dir', join(work, 'spool')],
+        {
+          cpu: 0,
+          onLine: (line, at) => {
+            const d = shadowAlertDelay(line, at);
+            if (d !== undefined) stdoutDelays.push(d);
+          },
+        },
+      );
+      let mix: MixCounts;
+      let cpuShare: number;
+      let waitShare: number;
+      let sDrops: number;
+      try {
+        // Warm-up (JIT, state of the flooder's processes), as a sensor that has been running a while.
+        await startMix(QUICK ? 1 : 3, port).done;
+        const m0 = await sensor.metrics();
+        const cpu0 = sensor.cpuSeconds();
+        const wait0 = sensor.runQueueWaitSeconds();
+        const t0 = performance.now();
+        mix = await startMix(LATENCY_SECONDS, port, extra).done;
+        // Every alert on stdout, then through the hub (the sensor's linger, the hub's queue): at most 30 s.
+        const deadline = Date.now() + 30_000;
+        while ((stdoutDelays.length < mix.shadow || hubDelays.length < stdoutDelays.length) && Date.now() < deadline) await sleep(50);
+        cpuShare = (100 * (sensor.cpuSeconds() - cpu0)) / ((performance.now() - t0) / 1000);
+        waitShare = (100 * (sensor.runQueueWaitSeconds() - wait0)) / ((performance.now() - t0) / 1000);
+        const m1 = await sensor.metrics();
+        sDrops = m1.dropsKernel + m1.dropsUser - m0.dropsKernel - m0.dropsUser;
+      } finally {
+        await sensor.stop();
+      }
       const base = p.report!.probeLatenciesMs;
       const row = (xs: number[]) => `${fmt(quantile(xs, 0.5), 1)} / **${fmt(quantile(xs, 0.99), 1)}** / ${fmt(Math.max(...xs), 1)} ms (${xs.length})`;
       table.push(`| ${label}: probe alone, syscall → record in JS (baseline) | ${row(base)} |`);
-      table.push(`| ${label}: sensor, syscall → alert line on stdout | ${row(stdoutDelays)} |`);
-      table.push(`| ${label}: sensor → hub → webhook delivered | ${row(hubDelays)} |`);
-      out[label] = {
-        opens: s.mix.shadow,
-        probe: base,
-        stdout: [...stdoutDelays],
-        hub: [...hubDelays],
-        drops: drops(s.report!),
-      };
-      table.push(`| ${label}: opens ${s.mix.shadow}, sensor drops ${drops(s.report!)}, CPU ${((100 * cpuSec(s.report!)) / (s.report!.wallMs / 1000)).toFixed(0)} % of its core | |`);
+      table.push(`| ${label}: \`peregrine sensor\`, syscall → alert line on its stdout | ${row(stdoutDelays)} |`);
+      table.push(`| ${label}: \`peregrine sensor\` → hub → webhook delivered | ${row(hubDelays)} |`);
+      table.push(`| ${label}: opens ${mix.shadow}, sensor drops ${sDrops}, sensor CPU ${cpuShare.toFixed(0)} % of its core, its threads runnable but waiting for it ${waitShare.toFixed(0)} % (thread-seconds per second of wall time incl. the hub wait) | |`);
+      out[label] = { opens: mix.shadow, probe: base, stdout: [...stdoutDelays], hub: [...hubDelays], drops: sDrops, cpuShare, waitShare };
     }
     log(`\n(d) latency: /etc/shadow opened every ${SHADOW_EVERY_MS} ms by the flooder for ${LATENCY_SECONDS} s per phase ("${LATENCY_RULE}"); delays are receive time − the event's timestamp (same clock)`);
     log('| path | p50 / p99 / max (count) |');
@@ -473,7 +523,6 @@ async function partD(port: number, work: string): Promise<Record<string, unknown
     log(`targets (under the flood): stdout p99 ≤ 50 ms -> ${fmt(p99s, 1)} ms (${p99s <= 50 ? 'met' : 'NOT met'}); hub p99 ≤ 1 s -> ${fmt(p99h, 1)} ms (${p99h <= 1000 ? 'met' : 'NOT met'})`);
     return out;
   } finally {
-    await sensor.stop();
     await probe.stop();
     await hub.stop();
     await new Promise<void>((r) => receiver.server.close(() => r()));

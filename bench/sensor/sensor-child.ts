@@ -32,6 +32,7 @@ import {
   type AlertOutput,
 } from '@peregrine/sensor';
 import { H } from '../../native/ts/layout.ts';
+import { schedSeconds } from './common.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -62,6 +63,8 @@ export interface ChildReport {
   readonly cpuUserMs: number;
   readonly cpuSystemMs: number;
   readonly wallMs: number;
+  /** Seconds the process's threads were runnable but waited for a CPU (other work on the machine). */
+  readonly runQueueWaitS: number;
   readonly rssBytes: number;
   readonly heapUsedBytes: number;
   readonly processes: number;
@@ -155,10 +158,10 @@ async function main(): Promise<void> {
     throw new Error(`--mode must be probe or sensor, got ${String(opt.mode)}`);
   }
 
-  let mark = { cpu: process.cpuUsage(), wall: performance.now(), handled: 0, events: 0, alerts: 0, stats: stats(), malformed: 0 };
+  let mark = { sched: schedSeconds(process.pid), cpu: process.cpuUsage(), wall: performance.now(), handled: 0, events: 0, alerts: 0, stats: stats(), malformed: 0 };
   const takeMark = () => {
     const e = evaluated();
-    mark = { cpu: process.cpuUsage(), wall: performance.now(), handled: handled(), events: e.events, alerts: e.alerts, stats: stats(), malformed: malformed() };
+    mark = { sched: schedSeconds(process.pid), cpu: process.cpuUsage(), wall: performance.now(), handled: handled(), events: e.events, alerts: e.alerts, stats: stats(), malformed: malformed() };
     latencies.length = 0;
     for (const k of Object.keys(alertsByRule)) delete alertsByRule[k];
   };
@@ -198,6 +201,7 @@ async function main(): Promise<void> {
           cpuUserMs: cpu.user / 1000,
           cpuSystemMs: cpu.system / 1000,
           wallMs: performance.now() - mark.wall,
+          runQueueWaitS: schedSeconds(process.pid).wait - mark.sched.wait,
           rssBytes: process.memoryUsage.rss(),
           heapUsedBytes: process.memoryUsage().heapUsed,
           ...tables(),
