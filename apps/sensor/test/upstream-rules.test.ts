@@ -211,8 +211,9 @@ test('Drop and execute new binary in container: a binary copied into the contain
     'proc.name': 'true',
     'proc.exe': '/tmp/true',
     'proc.exepath': '/tmp/true',
-    // busybox sh execs the last command of -c in place, so the parent is the runtime's shim.
-    'proc.pname': 'containerd-shim',
+    // busybox sh execs the last command of -c in place, so the parent is the runtime's: runc while
+    // its exec is still running, the shim (the subreaper) once runc has exited; the kernel's parent at that moment.
+    'proc.pname': /^(runc|containerd-shim)$/,
     'proc.cmdline': `true ${marker}`,
     'user.name': 'root',
     'evt.arg.flags': /EXE_UPPER_LAYER/,
