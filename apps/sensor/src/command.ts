@@ -143,14 +143,14 @@ function describeConfigError(e: SensorConfigError): string {
 }
 
 /** The message and exit code for a failure to start. */
-export function startFailure(err: unknown): { message: string; code: number } | undefined {
-  if (err instanceof SensorConfigError) return { message: describeConfigError(err), code: 2 };
+export function startFailure(err: unknown, command = 'peregrine sensor'): { message: string; code: number } | undefined {
+  if (err instanceof SensorConfigError) return { message: describeConfigError(err).replace(/^peregrine sensor/, command), code: 2 };
   if (err instanceof RuleLoadError) {
     const errors = err.diagnostics.filter((d) => d.severity === 'error');
-    return { message: `peregrine sensor: the rules do not load:\n${(errors.length > 0 ? errors : err.diagnostics).map(formatDiagnostic).join('\n')}`, code: 1 };
+    return { message: `${command}: the rules do not load:\n${(errors.length > 0 ? errors : err.diagnostics).map(formatDiagnostic).join('\n')}`, code: 1 };
   }
   if (err instanceof ProbePreconditionError) {
-    return { message: `peregrine sensor: ${err.message}\nThe sensor needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF: run it as root on such a kernel (sudo peregrine sensor …).`, code: 1 };
+    return { message: `${command}: ${err.message}\nThe sensor needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF: run it as root on such a kernel (sudo ${command} …).`, code: 1 };
   }
   return undefined;
 }

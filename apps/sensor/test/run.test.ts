@@ -134,3 +134,19 @@ test('peregrine run: cat /etc/shadow alerts on stdout, in the JSONL file and at 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('peregrine run without root: says what is missing, exit 1, starts nothing', () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'pg-run-nobody-')), 'run');
+  try {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, PEREGRINE, 'run', '--dir', dir], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, HOME: tmpdir() },
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^peregrine run: the eBPF probe cannot start:\n {2}- missing CAP_BPF and CAP_PERFMON \(euid 65534\): run as root/);
+    assert.equal(existsSync(dir), false, 'no run folder, no hub');
+  } finally {
+    rmSync(join(dir, '..'), { recursive: true, force: true });
+  }
+});

@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSyn
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ProbePreconditionError, findProblems, gatherFacts } from '@peregrine/native';
 import { Sensor, loadSensorConfig, rulesFilesOf, startFailure, type SensorConfig } from '@peregrine/sensor';
 import type { Command } from '../command.ts';
 import { wantsHelp } from '../command.ts';
@@ -152,6 +153,13 @@ export const runCommand: Command = {
       console.error(`peregrine run: ${(e as Error).message}\n\n${HELP}`);
       return 2;
     }
+    // Root and BTF are checked before the hub starts, so a missing one is said at once.
+    const problems = findProblems(gatherFacts());
+    if (problems.length > 0) {
+      console.error(startFailure(new ProbePreconditionError(problems), 'peregrine run')!.message);
+      return 1;
+    }
+
     mkdirSync(o.dir, { recursive: true });
     const alertsFile = resolve(o.dir, 'alerts.jsonl');
     const sensorLog = resolve(o.dir, 'sensor.log');
@@ -171,7 +179,7 @@ export const runCommand: Command = {
         process.env,
       );
     } catch (e) {
-      const f = startFailure(e);
+      const f = startFailure(e, 'peregrine run');
       if (!f) throw e;
       console.error(f.message);
       return f.code;
@@ -207,7 +215,7 @@ export const runCommand: Command = {
       sensor = await Sensor.start({ config, logFile: sensorLog, excludePids: [hub.pid!, ...childPids(hub.pid!)] });
     } catch (e) {
       await stopHub();
-      const f = startFailure(e);
+      const f = startFailure(e, 'peregrine run');
       console.error(f ? f.message : `peregrine run: ${(e as Error).message}`);
       return f?.code ?? 1;
     }
