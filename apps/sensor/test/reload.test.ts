@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Alert } from '@peregrine/alert';
 import { parseSensorConfig } from '../src/config/load.ts';
-import type { ReloadResult } from '../src/pipeline/live-rules.ts';
+import { compileRuleSet, type ReloadResult } from '../src/pipeline/live-rules.ts';
 import { Sensor } from '../src/sensor.ts';
 import { collectingOutput, quietLogger, waitFor } from './sensor-support.ts';
 
@@ -117,6 +117,37 @@ test('reload drill: broken then good rules file while events flow; right rules a
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     await sensor.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the syscall set: the rules\' event types plus the state syscalls; rules the probe cannot feed are named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pg-rules-set-'));
+  try {
+    const file = join(dir, 'r.yaml');
+    writeFileSync(
+      file,
+      `- rule: kill only
+  desc: d
+  condition: evt.type = kill
+  output: o
+  priority: NOTICE
+- rule: kill or unlink
+  desc: d
+  condition: evt.type in (kill, unlinkat)
+  output: o
+  priority: NOTICE
+`,
+    );
+    const v = compileRuleSet([file], {}, 1);
+    for (const s of ['unlinkat', 'openat', 'close', 'dup2', 'socket', 'connect', 'accept4', 'execve']) assert.ok(v.syscalls.includes(s), s);
+    assert.ok(!v.syscalls.includes('chmod'), 'only what the rules or the state need');
+    assert.deepEqual(v.unsupported, ['kill']);
+    assert.deepEqual(v.uncovered, [
+      { rule: 'kill only', missing: ['kill'], never: true },
+      { rule: 'kill or unlink', missing: ['kill'], never: false },
+    ]);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
