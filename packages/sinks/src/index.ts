@@ -27,3 +27,4 @@ export * from './webhook/index.ts';
 export * from './stdout/index.ts';
 export * from './file/index.ts';
 export * from './kafka/index.ts';
+export * from './opensearch/index.ts';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { Alert } from '@peregrine/alert';
-import { startTestKafka } from '@peregrine/testkit';
-import type { TestKafka } from '@peregrine/testkit';
+import { startTestKafka, startTestOpenSearch } from '@peregrine/testkit';
+import type { TestKafka, TestOpenSearch } from '@peregrine/testkit';
 import { StdoutSink, createSink, sinkModules, stdoutSettingsSchema } from '../src/index.ts';
 import type { Sink } from '../src/index.ts';
 import { alertWith, ctx, deps, falcoAlert } from './support/fixtures.ts';
@@ -28,6 +28,7 @@ describe('sink conformance (every type)', () => {
   let dir: string;
   // Destinations with a server of their own get the real one.
   let kafka: TestKafka;
+  let openSearch: TestOpenSearch;
   const sinks: Sink[] = [];
   const make: Record<string, () => Sink> = {};
 
@@ -45,14 +46,15 @@ describe('sink conformance (every type)', () => {
     make.webhook = build('webhook', { address: `${receiver.url}/hook` });
     make.file = build('file', { path: join(dir, 'alerts.jsonl'), fsync: false });
     make.stdout = () => new StdoutSink(stdoutSettingsSchema.parse({}), new PassThrough().resume());
-    kafka = await startTestKafka();
+    [kafka, openSearch] = await Promise.all([startTestKafka(), startTestOpenSearch()]);
+    make.opensearch = build('opensearch', { url: openSearch.url, index: 'conformance', numberOfReplicas: 0 });
     make.kafka = build('kafka', { brokers: kafka.brokers, topic: 'conformance', allowAutoTopicCreation: true });
   }, { timeout: 600_000 });
   after(async () => {
     await Promise.all(sinks.map((s) => s.close()));
     await receiver.stop();
     await rm(dir, { recursive: true, force: true });
-    await kafka?.stop();
+    await Promise.all([kafka?.stop(), openSearch?.stop()]);
   });
 
   it('the suite covers every registered type', () => {
