@@ -3,10 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { KeepAliveClient, freeLoopbackPort, postMany, startHttpReceiver, startTestRedis } from '@peregrine/testkit';
+import { startHttpReceiver, startTestRedis } from '@peregrine/testkit';
 import type { HttpReceiver, TestRedis } from '@peregrine/testkit';
 import { countDeliveriesByUuid, eventually, falcoAlert, startTestHub } from './support.ts';
-import { spawnHub } from './hub-process.ts';
+import { sigkillMidBurstDrill, twoHubProcessesDrill } from './hub-process.ts';
 import type { HubProcess } from './hub-process.ts';
 
 function writeConfig(redisUrl: string, receiverUrl: string): string {
@@ -26,15 +26,6 @@ function writeConfig(redisUrl: string, receiverUrl: string): string {
     ].join('\n'),
   );
   return path;
-}
-
-const uuidOf = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-const bodyOf = (i: number) => JSON.stringify(falcoAlert({ uuid: uuidOf(i), rule: `drill ${i % 50}` }));
-
-function duplicates(seen: Map<string, number>): number {
-  let n = 0;
-  for (const c of seen.values()) n += c - 1;
-  return n;
 }
 
 describe('drills (hub as a child process, real Redis)', () => {
@@ -57,69 +48,20 @@ describe('drills (hub as a child process, real Redis)', () => {
 
   test('SIGKILL mid-burst of 10,000 alerts: every alert that got a 202 is delivered', { timeout: 240_000 }, async (t) => {
     const seen = countDeliveriesByUuid(receiver);
-    const port = await freeLoopbackPort();
-    let hub = await spawnHub(configPath, port);
-    hubs.push(hub);
-    const total = 10_000;
-    const acked = new Set<number>();
-    const client = new KeepAliveClient(32);
-    let killed: Promise<number | null> | undefined;
-    await postMany(client, `${hub.url}/`, total, 32, bodyOf, (i, r) => {
-      if (r.status === 202) acked.add(i);
-      if (acked.size >= 3000 && killed === undefined) killed = hub.stop('SIGKILL');
-    });
-    assert.ok(killed, 'the hub was killed mid-burst');
-    assert.equal(await killed, null, 'killed by a signal');
-    const ackedBeforeKill = acked.size;
-    assert.ok(ackedBeforeKill < total, 'some alerts were refused while the hub was down');
-
-    hub = await spawnHub(configPath, port);
-    hubs.push(hub);
-    // The sender retries what did not get a 202, as Falcosidekick clients and our sensors do.
-    for (let round = 0; round < 5 && acked.size < total; round++) {
-      const missing = [...Array(total).keys()].filter((i) => !acked.has(i));
-      await postMany(client, `${hub.url}/`, missing.length, 32, (k) => bodyOf(missing[k]), (k, r) => {
-        if (r.status === 202) acked.add(missing[k]);
-      });
-    }
-    client.close();
-    assert.equal(acked.size, total);
-    await eventually(() => [...acked].every((i) => seen.has(uuidOf(i))), 60_000, 'every acknowledged alert delivered');
-    const dups = duplicates(seen);
-    t.diagnostic(`accepted before kill: ${ackedBeforeKill}; delivered distinct: ${seen.size}; duplicates: ${dups}`);
-    assert.equal(seen.size, total);
-
-    assert.equal(await hub.stop('SIGTERM'), 0, `graceful stop exits 0:\n${hub.output()}`);
+    const drill = await sigkillMidBurstDrill({ configPath, seen, hubs, total: 10_000, killAfter: 3000, makeAlert: (uuid, i) => falcoAlert({ uuid, rule: `drill ${i % 50}` }) });
+    t.diagnostic(`accepted before kill: ${drill.ackedBeforeKill}; delivered distinct: ${drill.delivered}; duplicates: ${drill.duplicates}`);
+    assert.equal(drill.delivered, 10_000);
+    assert.equal(await drill.hub.stop('SIGTERM'), 0, `graceful stop exits 0:\n${drill.hub.output()}`);
   });
 
   test('two hub processes on one Redis under load: nothing lost, no duplicates', { timeout: 240_000 }, async (t) => {
     receiver.requests.length = 0;
     const seen = countDeliveriesByUuid(receiver);
-    const [a, b] = await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
-    const hubA = await spawnHub(configPath, a);
-    hubs.push(hubA);
-    const hubB = await spawnHub(configPath, b);
-    hubs.push(hubB);
-    const total = 4000;
-    const acked = new Set<number>();
-    const client = new KeepAliveClient(32);
-    const offset = 100_000;
-    await Promise.all(
-      [hubA, hubB].map((h, lane) =>
-        postMany(client, `${h.url}/`, total / 2, 16, (k) => bodyOf(offset + k * 2 + lane), (k, r) => {
-          if (r.status === 202) acked.add(offset + k * 2 + lane);
-        }),
-      ),
-    );
-    client.close();
-    assert.equal(acked.size, total);
-    await eventually(() => [...acked].every((i) => seen.has(uuidOf(i))), 60_000, 'every alert delivered');
-    const dups = duplicates(seen);
-    t.diagnostic(`delivered distinct: ${seen.size}; duplicates: ${dups}; requests at receiver: ${receiver.requests.length}`);
-    assert.equal(seen.size, total);
-    assert.equal(dups, 0);
-    const [codeA, codeB] = await Promise.all([hubA.stop('SIGTERM'), hubB.stop('SIGTERM')]);
-    assert.deepEqual([codeA, codeB], [0, 0]);
+    const drill = await twoHubProcessesDrill({ configPath, seen, hubs, total: 4000, firstIndex: 100_000, makeAlert: (uuid, i) => falcoAlert({ uuid, rule: `drill ${i % 50}` }) });
+    t.diagnostic(`delivered distinct: ${drill.delivered}; duplicates: ${drill.duplicates}; requests at receiver: ${receiver.requests.length}`);
+    assert.equal(drill.delivered, 4000);
+    assert.equal(drill.duplicates, 0);
+    assert.deepEqual(drill.exitCodes, [0, 0]);
   });
 });
 

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { KeepAliveClient, freeLoopbackPort, postMany } from '@peregrine/testkit';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -48,4 +50,111 @@ export async function spawnHub(configPath: string, port: number, extraArgs: read
       return exited;
     },
   };
+}
+
+export interface BurstDrillResult {
+  /** Alerts acknowledged (202) before the hub was killed. */
+  readonly ackedBeforeKill: number;
+  /** Distinct alerts the receiver got. */
+  readonly delivered: number;
+  /** Deliveries beyond the first per uuid (at-least-once after a crash). */
+  readonly duplicates: number;
+}
+
+const drillUuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+
+/**
+ * The SIGKILL-mid-burst drill: `total` single-alert POSTs to a hub process,
+ * SIGKILLed once `killAfter` got a 202; a new hub on the same port and
+ * Redis; the sender retries what did not get a 202 (as Falco clients and our
+ * sensors do). Resolves once every acknowledged alert reached the receiver
+ * (a webhook destination with batchAsArray whose deliveries `seen` counts by
+ * uuid), or throws after 60 s. The new hub is left running (returned).
+ */
+export async function sigkillMidBurstDrill(options: {
+  readonly configPath: string;
+  readonly seen: ReadonlyMap<string, number>;
+  readonly hubs: HubProcess[];
+  readonly total: number;
+  readonly killAfter: number;
+  readonly makeAlert: (uuid: string, i: number) => Record<string, unknown>;
+}): Promise<BurstDrillResult & { readonly hub: HubProcess }> {
+  const { configPath, seen, hubs, total, killAfter } = options;
+  const bodyOf = (i: number) => JSON.stringify(options.makeAlert(drillUuid(i), i));
+  const port = await freeLoopbackPort();
+  let hub = await spawnHub(configPath, port);
+  hubs.push(hub);
+  const acked = new Set<number>();
+  const client = new KeepAliveClient(32);
+  let killed: Promise<number | null> | undefined;
+  await postMany(client, `${hub.url}/`, total, 32, bodyOf, (i, r) => {
+    if (r.status === 202) acked.add(i);
+    if (acked.size >= killAfter && killed === undefined) killed = hub.stop('SIGKILL');
+  });
+  assert.ok(killed, 'the hub was killed mid-burst');
+  assert.equal(await killed, null, 'killed by a signal');
+  const ackedBeforeKill = acked.size;
+  assert.ok(ackedBeforeKill < total, 'some alerts were refused while the hub was down');
+
+  hub = await spawnHub(configPath, port);
+  hubs.push(hub);
+  for (let round = 0; round < 5 && acked.size < total; round++) {
+    const missing = [...Array(total).keys()].filter((i) => !acked.has(i));
+    await postMany(client, `${hub.url}/`, missing.length, 32, (k) => bodyOf(missing[k]), (k, r) => {
+      if (r.status === 202) acked.add(missing[k]);
+    });
+  }
+  client.close();
+  assert.equal(acked.size, total, 'every alert accepted in the end');
+  const deadline = Date.now() + 60_000;
+  while (![...acked].every((i) => seen.has(drillUuid(i)))) {
+    if (Date.now() > deadline) {
+      const lost = [...acked].filter((i) => !seen.has(drillUuid(i))).length;
+      assert.fail(`${lost} acknowledged alerts not delivered within 60 s`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  let duplicates = 0;
+  for (const c of seen.values()) duplicates += c - 1;
+  return { hub, ackedBeforeKill, delivered: seen.size, duplicates };
+}
+
+/**
+ * Two hub processes on one Redis under load: `total` alerts, half posted to
+ * each; resolves once every one reached the receiver (`seen` counts
+ * deliveries by uuid). Both hubs are stopped with SIGTERM; their exit codes
+ * are returned.
+ */
+export async function twoHubProcessesDrill(options: {
+  readonly configPath: string;
+  readonly seen: ReadonlyMap<string, number>;
+  readonly hubs: HubProcess[];
+  readonly total: number;
+  readonly firstIndex: number;
+  readonly makeAlert: (uuid: string, i: number) => Record<string, unknown>;
+}): Promise<BurstDrillResult & { readonly exitCodes: readonly (number | null)[] }> {
+  const { configPath, seen, hubs, total, firstIndex } = options;
+  const [a, b] = await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
+  const pair = [await spawnHub(configPath, a), await spawnHub(configPath, b)];
+  hubs.push(...pair);
+  const acked = new Set<number>();
+  const client = new KeepAliveClient(32);
+  await Promise.all(
+    pair.map((h, lane) =>
+      postMany(client, `${h.url}/`, total / 2, 16, (k) => JSON.stringify(options.makeAlert(drillUuid(firstIndex + k * 2 + lane), firstIndex + k * 2 + lane)), (k, r) => {
+        if (r.status === 202) acked.add(firstIndex + k * 2 + lane);
+      }),
+    ),
+  );
+  client.close();
+  assert.equal(acked.size, total, 'every alert accepted');
+  const deadline = Date.now() + 60_000;
+  while (![...acked].every((i) => seen.has(drillUuid(i)))) {
+    if (Date.now() > deadline) assert.fail(`${[...acked].filter((i) => !seen.has(drillUuid(i))).length} alerts not delivered within 60 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  let duplicates = 0;
+  for (const c of seen.values()) duplicates += c - 1;
+  const exitCodes = await Promise.all(pair.map((h) => h.stop('SIGTERM')));
+  return { ackedBeforeKill: acked.size, delivered: seen.size, duplicates, exitCodes };
 }
