@@ -2,7 +2,8 @@
  * Falcosidekick's environment variables for the outputs Peregrine shares, so
  * a sidekick deployment switches by changing the image. Each enabled output
  * becomes a destination named after it (`slack`, `pagerduty`, `webhook`,
- * `kafka`) unless the config file already has a destination of that name.
+ * `kafka`, `elasticsearch` of type `opensearch`) unless the config file
+ * already has a destination of that name.
  *
  * `*_MINIMUMPRIORITY` follows Falco's names; "" means every priority. Unlike
  * Falcosidekick, `info` means Informational (sidekick treats it as "all").
@@ -96,6 +97,28 @@ const OUTPUTS: readonly SidekickOutput[] = [
       KAFKA_COMPRESSION: 'compression',
       // Falcosidekick's default is NONE (fire and forget); the hub's point is acknowledged delivery, so NONE becomes all.
       KAFKA_REQUIREDACKS: { key: 'requiredAcks', convert: (text) => ({ ALL: 'all', NONE: 'all', ONE: 'leader' })[text.trim().toUpperCase()] ?? text },
+    },
+  },
+  {
+    name: 'elasticsearch',
+    // One sink speaks to Elasticsearch and OpenSearch (the same _bulk and _index_template API).
+    type: 'opensearch',
+    enabledBy: 'ELASTICSEARCH_HOSTPORT',
+    settings: {
+      ELASTICSEARCH_HOSTPORT: 'url',
+      ELASTICSEARCH_INDEX: 'index',
+      ELASTICSEARCH_SUFFIX: 'suffix',
+      ELASTICSEARCH_PIPELINE: 'pipeline',
+      ELASTICSEARCH_APIKEY: 'apiKey',
+      ELASTICSEARCH_USERNAME: 'username',
+      ELASTICSEARCH_PASSWORD: 'password',
+      ELASTICSEARCH_CUSTOMHEADERS: 'customHeaders',
+      ELASTICSEARCH_CREATEINDEXTEMPLATE: { key: 'createIndexTemplate', convert: sidekickBoolean },
+      ELASTICSEARCH_NUMBEROFSHARDS: { key: 'numberOfShards', convert: sidekickNumber },
+      ELASTICSEARCH_NUMBEROFREPLICAS: { key: 'numberOfReplicas', convert: sidekickNumber },
+      ELASTICSEARCH_ENABLECOMPRESSION: { key: 'compression', convert: (text) => (sidekickBoolean(text) === true ? 'gzip' : sidekickBoolean(text) === false ? undefined : text) },
+      // Output field names are always flattened here (. → _), as FLATTENFIELDS=true does there: read, nothing to set.
+      ELASTICSEARCH_FLATTENFIELDS: { key: 'flattenFields', convert: () => undefined },
     },
   },
 ];

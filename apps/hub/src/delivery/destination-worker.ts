@@ -3,7 +3,7 @@ import type { Alert } from '@peregrine/alert';
 import { Queue, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { DeliveryResult, Sink } from '@peregrine/sinks';
+import type { AlertOutcome, DeliveryResult, Sink } from '@peregrine/sinks';
 import type { DeliveryConfig, ThrottleConfig } from '../config/schema.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { RedisClient } from '../redis/connection.ts';
@@ -135,6 +135,7 @@ export class DestinationWorker {
     for (;;) {
       const result = await this.attempt(job, pending);
       if (result.kind === 'delivered') return;
+      if (result.outcomes !== undefined && result.outcomes.length === pending.length) return this.applyOutcomes(job, pending, pendingStored, result.outcomes);
       const deliveredCount = Math.min(result.delivered ?? 0, pending.length);
       const remaining = pending.slice(deliveredCount);
       const remainingStored = pendingStored.slice(deliveredCount);
@@ -166,6 +167,42 @@ export class DestinationWorker {
     }
   }
 
+  /**
+   * A batch the receiver answered alert by alert (an OpenSearch `_bulk`): each
+   * permanent alert is dead-lettered with its own reason, the retryable ones
+   * alone are kept in the job and retried (or, out of attempts, dead-lettered),
+   * the delivered ones are done.
+   */
+  private async applyOutcomes(job: Job<DeliveryJobData>, pending: readonly QueuedAlert[], pendingStored: readonly QueuedAlert[], outcomes: readonly AlertOutcome[]): Promise<void> {
+    const { o } = this;
+    const attempt = job.attemptsMade + 1;
+    const refused = new Map<string, QueuedAlert[]>();
+    const retry: number[] = [];
+    outcomes.forEach((outcome, i) => {
+      if (outcome.kind === 'retryable') retry.push(i);
+      else if (outcome.kind === 'permanent') refused.set(outcome.reason, [...(refused.get(outcome.reason) ?? []), pending[i]]);
+    });
+    for (const [reason, alerts] of refused) {
+      o.metrics.failed.inc({ ...this.labels, kind: 'permanent' }, alerts.length);
+      await this.deadLetter(job, alerts, reason, 'permanent', attempt);
+    }
+    if (retry.length === 0) return;
+    o.metrics.failed.inc({ ...this.labels, kind: 'retryable' }, retry.length);
+    const first = outcomes[retry[0]] as Extract<AlertOutcome, { kind: 'retryable' }>;
+    if (attempt < o.delivery.attempts) {
+      // Only the retryable alerts stay in the job: a retry neither resends the delivered nor re-dead-letters the refused.
+      await this.storeRemaining(job, retry.map((i) => pendingStored[i]));
+      const retryAfterMs = Math.max(...retry.map((i) => (outcomes[i] as Extract<AlertOutcome, { kind: 'retryable' }>).retryAfterMs ?? 0));
+      throw new RetryableDeliveryError(retry.length > 1 ? `${first.reason} (and ${retry.length - 1} more alerts of the batch)` : first.reason, retryAfterMs > 0 ? retryAfterMs : undefined);
+    }
+    const exhausted = new Map<string, QueuedAlert[]>();
+    for (const i of retry) {
+      const reason = (outcomes[i] as Extract<AlertOutcome, { kind: 'retryable' }>).reason;
+      exhausted.set(reason, [...(exhausted.get(reason) ?? []), pending[i]]);
+    }
+    for (const [reason, alerts] of exhausted) await this.deadLetter(job, alerts, reason, 'exhausted', attempt);
+  }
+
   private async storeRemaining(job: Job<DeliveryJobData>, remaining: readonly QueuedAlert[]): Promise<void> {
     // A summary job carries its alert in `summary`, not in `alerts`.
     if (job.name !== SUMMARY_JOB) await job.updateData({ ...job.data, alerts: [...remaining] });
@@ -186,7 +223,12 @@ export class DestinationWorker {
       // Sinks must not throw; one that does is treated as a transient failure.
       result = { kind: 'retryable', reason: `sink threw: ${(e as Error).message}` };
     }
-    const deliveredCount = result.kind === 'delivered' ? alerts.length : Math.min(result.delivered ?? 0, alerts.length);
+    const deliveredCount =
+      result.kind === 'delivered'
+        ? alerts.length
+        : result.outcomes !== undefined && result.outcomes.length === alerts.length
+          ? result.outcomes.filter((outcome) => outcome.kind === 'delivered').length
+          : Math.min(result.delivered ?? 0, alerts.length);
     if (deliveredCount > 0) {
       o.metrics.delivered.inc(labels, deliveredCount);
       const seconds = Math.max(0, (Date.now() - job.data.receivedAt) / 1000);
