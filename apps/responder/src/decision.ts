@@ -33,6 +33,7 @@ export type DecisionReason =
   | 'bare-pod'
   | 'cap-reached'
   | 'cap-unavailable'
+  | 'kube-unconfigured'
   | 'forbidden'
   | 'api-refused';
 

@@ -29,7 +29,7 @@ let responderFromEnvironment: Responder | undefined;
 
 /** The responder this process uses, made once from the environment (policy and credentials). */
 export function environmentResponder(): Responder {
-  responderFromEnvironment ??= createResponder({ policy: loadPolicyFromEnvironment(), kubeConfig: kubeConfigFromEnvironment() });
+  responderFromEnvironment ??= createResponder({ policy: loadPolicyFromEnvironment(), kubeConfig: () => kubeConfigFromEnvironment() });
   return responderFromEnvironment;
 }
 

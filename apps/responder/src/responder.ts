@@ -20,7 +20,11 @@ import type { Policy, ResponseRule } from './policy.ts';
 
 export interface ResponderOptions {
   readonly policy: Policy;
-  readonly kubeConfig: KubeConfig;
+  /**
+   * Where the API server is and who the responder is; a function is called at the first alert
+   * that needs the API, so alerts refused by the guards alone need no credentials.
+   */
+  readonly kubeConfig: KubeConfig | (() => KubeConfig);
   /** @defaultValue pino on stdout */
   readonly audit?: AuditLog;
   /** The clock the cap's window uses. @defaultValue Date.now */
@@ -40,18 +44,27 @@ export interface Responder {
 export function createResponder(options: ResponderOptions): Responder {
   const { policy } = options;
   const audit = options.audit ?? createAuditLog();
-  const core: CoreV1Api = options.kubeConfig.makeApiClient(CoreV1ApiClass);
-  const cap = new KubeCap(
-    core,
-    {
+  let clients: { core: CoreV1Api; cap: KubeCap } | undefined;
+  /** The API clients, made on first use; undefined (with the reason) when there are no credentials. */
+  function kubeClients(): { core: CoreV1Api; cap: KubeCap } | string {
+    if (clients !== undefined) return clients;
+    let kc: KubeConfig;
+    try {
+      kc = typeof options.kubeConfig === 'function' ? options.kubeConfig() : options.kubeConfig;
+    } catch (e) {
+      return (e as Error).message;
+    }
+    const core = kc.makeApiClient(CoreV1ApiClass);
+    const settings = {
       namespace: policy.responderNamespace,
       configMapName: policy.cap.configMapName,
       maxActions: policy.cap.maxActions,
       windowSeconds: policy.cap.windowSeconds,
       requestTimeoutMs: policy.kubeRequestTimeoutMs,
-    },
-    options.now,
-  );
+    };
+    clients = { core, cap: new KubeCap(core, settings, options.now) };
+    return clients;
+  }
 
   async function respond(event: unknown): Promise<Decision> {
     const parsed = parseEvent(event);
@@ -93,6 +106,9 @@ export function createResponder(options: ResponderOptions): Responder {
       return refuse('api-refused', `the API server refused ${what} ${pod.namespace}/${pod.name}: ${failure.message}`, pod);
     };
 
+    const kube = kubeClients();
+    if (typeof kube === 'string') return refuse('kube-unconfigured', `no Kubernetes API to act through: ${kube}`, pod);
+    const { core, cap } = kube;
     let current: V1Pod;
     try {
       current = await withTimeout(policy.kubeRequestTimeoutMs, 'reading the pod', () => core.readNamespacedPod({ name: pod.name, namespace: pod.namespace }));

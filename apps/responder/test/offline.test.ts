@@ -10,6 +10,7 @@ import { freeLoopbackPort } from '@peregrine/testkit';
 import { RetryableResponderError } from '../src/decision.ts';
 import type { Decision } from '../src/decision.ts';
 import { handleEvent } from '../src/handler.ts';
+import { kubeConfigFromEnvironment } from '../src/kube.ts';
 import { createResponderHttpServer } from '../src/http.ts';
 import { parsePolicy } from '../src/policy.ts';
 import { createResponder } from '../src/responder.ts';
@@ -79,6 +80,13 @@ describe('API server unreachable', () => {
     assert.equal(decision.outcome, 'refused');
     assert.equal(decision.reason, 'api-refused');
     assert.match(decision.message, /the Kubernetes client failed before reaching the API server: HTTP protocol is not allowed/);
+  });
+  it('no credentials at all: guard refusals still answer, the rest is refused with the reason', async () => {
+    const unconfigured = createResponder({ policy: responder.policy, kubeConfig: () => kubeConfigFromEnvironment({}), audit: captureAudit().log });
+    assert.equal((await unconfigured.respond(alertAbout({ namespace: 'kube-system', name: 'p' }))).reason, 'namespace-protected');
+    const decision = await unconfigured.respond(alertAbout({ namespace: 'shop', name: 'p' }));
+    assert.equal(decision.reason, 'kube-unconfigured');
+    assert.match(decision.message, /^no Kubernetes API to act through: no Kubernetes credentials: set PEREGRINE_KUBE_SERVER/);
   });
   it('a batch stops at the first retryable failure', async () => {
     await assert.rejects(handleEvent(responder, [alertAbout({ namespace: 'kube-system', name: 'a' }), alertAbout({ namespace: 'shop', name: 'b' })]), RetryableResponderError);
