@@ -36,7 +36,7 @@ export function hotFunctions(dir: string, top = 15): { totalMs: number; function
       const hits = n.hitCount ?? 0;
       if (hits === 0) continue;
       const url = n.callFrame.url.replace(/^file:\/\//, '');
-      const where = url === '' ? '(native)' : `${url.startsWith('/') ? relative(REPO_ROOT, url) : url}:${n.callFrame.lineNumber + 1}`;
+      const where = url === '' ? '(native)' : `${url.startsWith('/') ? relative(REPO_ROOT, url) : url}${n.callFrame.lineNumber > 0 ? `:${n.callFrame.lineNumber + 1}` : ''}`;
       const name = n.callFrame.functionName || '(anonymous)';
       if (name === '(idle)') continue; // waiting for the next batch is not work
       const key = `${name}@${where}`;

@@ -14,6 +14,8 @@
  */
 import { createWriteStream } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { CaptureReader, ChunkType, forEachRecord, newDecodeStats } from '@peregrine/native';
 import { BatchWalker, StdoutOutput, captureContext, compileSyscallRules, createEvaluator, replayCapture } from '@peregrine/sensor';
@@ -25,6 +27,7 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string', default: '3' },
     cpu: { type: 'string', default: '0' },
     variants: { type: 'string', default: 'read,decode,state,rules,replay,compile' },
+    'profile-out': { type: 'string' },
   },
 });
 
@@ -89,6 +92,13 @@ async function main(): Promise<void> {
   const variants = (opt.variants ?? '').split(',');
   // One unreported pass of every variant first: the rounds then measure JIT-compiled code, as a long replay runs.
   for (const variant of variants) await once(variant, file, rulesFile, sink);
+  // Profiled from here on (not start-up and module loading): the measured rounds only.
+  const session = opt['profile-out'] !== undefined ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   for (let round = 0; round < Number(opt.rounds); round++) {
     for (const variant of variants) {
       const cpu0 = process.cpuUsage();
@@ -99,6 +109,11 @@ async function main(): Promise<void> {
       const result: ReplayResult = { round, variant, ...r, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
       process.stdout.write(`${JSON.stringify(result)}\n`);
     }
+  }
+  if (session) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(opt['profile-out'] ?? '', JSON.stringify(profile));
+    session.disconnect();
   }
 }
 

@@ -13,10 +13,13 @@
  *
  * Messages: {type:'mark'} starts a measurement window; {type:'report'} waits
  * until every record the kernel wrote has been handled, then answers with the
- * counts since the mark; {type:'stop'} closes everything and exits (a
- * --cpu-prof profile is written then).
+ * counts since the mark; {type:'pause'}/{type:'resume'} empty and restore
+ * the probe's syscall set between phases; {type:'stop'} closes everything
+ * and exits (writing the --profile-out CPU profile, if asked for).
  */
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
 import { bootEpochNs, decodeRecord, Probe, type ProbeStats } from '@peregrine/native';
@@ -45,6 +48,7 @@ const { values: opt } = parseArgs({
     hub: { type: 'string' },
     'hub-token': { type: 'string' },
     spool: { type: 'string' },
+    'profile-out': { type: 'string' },
   },
 });
 
@@ -221,6 +225,22 @@ async function main(): Promise<void> {
       process.exit(1);
     });
   });
+  // Profiling starts only now: with `node --cpu-prof` the profiler's SIGPROF ticks interrupt the BPF
+  // verifier, which gives up with EAGAIN, so the probe cannot even load.
+  const profileOut = opt['profile-out'];
+  if (profileOut !== undefined) {
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    const stopProfile = close;
+    close = async () => {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(profileOut, JSON.stringify(profile));
+      session.disconnect();
+      await stopProfile();
+    };
+  }
   send({ type: 'ready', pid: process.pid, syscalls });
 }
 
