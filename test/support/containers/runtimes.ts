@@ -40,6 +40,12 @@ export interface ContainerRuntimesOptions {
   readonly docker?: boolean;
   /** How long to wait for another suite's environment to go away. @defaultValue 600000 */
   readonly lockTimeoutMs?: number;
+  /**
+   * Runs once the lock is held, before the stale clean-up of an earlier run: lets a layer on
+   * top (the Kubernetes node of kube-cluster.ts) stop what its own dead run left, e.g. a kubelet
+   * that would recreate pods on the restarted containerd.
+   */
+  readonly onLocked?: () => Promise<void> | void;
 }
 
 export interface PodSpec {
@@ -121,6 +127,8 @@ export async function startContainerRuntimes(options: ContainerRuntimesOptions =
   let cri: CriTestClient | undefined;
   let docker: DockerTestClient | undefined;
   try {
+    await options.onLocked?.();
+    lap('onLocked');
     await stopByPidFile(paths.dockerdPid);
     await stopByPidFile(paths.containerdPid);
     lap('staleDaemons');
@@ -253,7 +261,8 @@ function writeContainerdConfig(paths: Paths): void {
         bridge: BRIDGE,
         isGateway: true,
         ipMasq: false,
-        ipam: { type: 'host-local', ranges: [[{ subnet: SUBNET }]], dataDir: join(paths.data, 'cni-ipam') },
+        // Without a route pods have none at all (kube-proxy'd ClusterIPs need one).
+        ipam: { type: 'host-local', ranges: [[{ subnet: SUBNET }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(paths.data, 'cni-ipam') },
       },
     ],
   };
@@ -382,7 +391,7 @@ async function teardown(
 }
 
 /** Unmounts every mount point under the given folders, deepest first (netns bind mounts, overlay rootfs). */
-function unmountUnder(roots: string[]): string[] {
+export function unmountUnder(roots: string[]): string[] {
   const errors: string[] = [];
   const points = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
