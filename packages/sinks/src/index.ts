@@ -28,3 +28,4 @@ export * from './stdout/index.ts';
 export * from './file/index.ts';
 export * from './kafka/index.ts';
 export * from './opensearch/index.ts';
+export * from './lambda/index.ts';

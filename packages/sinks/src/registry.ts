@@ -3,6 +3,7 @@ import type { Sink } from './sink.ts';
 import type { SinkDeps, SinkModule } from './sink-module.ts';
 import { fileSinkModule } from './file/index.ts';
 import { kafkaSinkModule } from './kafka/index.ts';
+import { lambdaSinkModule } from './lambda/index.ts';
 import { openSearchSinkModule } from './opensearch/index.ts';
 import { pagerDutySinkModule } from './pagerduty/index.ts';
 import { slackSinkModule } from './slack/index.ts';
@@ -14,7 +15,7 @@ import { webhookSinkModule } from './webhook/index.ts';
  * Each entry is typed precisely in its own module (e.g. `webhookSinkModule`).
  */
 export const sinkModules: Readonly<Record<string, SinkModule>> = Object.freeze(
-  Object.fromEntries([slackSinkModule, pagerDutySinkModule, webhookSinkModule, stdoutSinkModule, fileSinkModule, kafkaSinkModule, openSearchSinkModule].map((m: SinkModule) => [m.type, m])),
+  Object.fromEntries([slackSinkModule, pagerDutySinkModule, webhookSinkModule, stdoutSinkModule, fileSinkModule, kafkaSinkModule, openSearchSinkModule, lambdaSinkModule].map((m: SinkModule) => [m.type, m])),
 );
 
 /**

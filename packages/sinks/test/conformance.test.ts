@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { Alert } from '@peregrine/alert';
-import { startTestKafka, startTestOpenSearch } from '@peregrine/testkit';
-import type { TestKafka, TestOpenSearch } from '@peregrine/testkit';
+import { startTestKafka, startTestLambda, startTestOpenSearch } from '@peregrine/testkit';
+import type { TestKafka, TestLambda, TestOpenSearch } from '@peregrine/testkit';
 import { StdoutSink, createSink, sinkModules, stdoutSettingsSchema } from '../src/index.ts';
 import type { Sink } from '../src/index.ts';
 import { alertWith, ctx, deps, falcoAlert } from './support/fixtures.ts';
@@ -29,6 +29,7 @@ describe('sink conformance (every type)', () => {
   // Destinations with a server of their own get the real one.
   let kafka: TestKafka;
   let openSearch: TestOpenSearch;
+  let lambda: TestLambda;
   const sinks: Sink[] = [];
   const make: Record<string, () => Sink> = {};
 
@@ -46,7 +47,11 @@ describe('sink conformance (every type)', () => {
     make.webhook = build('webhook', { address: `${receiver.url}/hook` });
     make.file = build('file', { path: join(dir, 'alerts.jsonl'), fsync: false });
     make.stdout = () => new StdoutSink(stdoutSettingsSchema.parse({}), new PassThrough().resume());
-    [kafka, openSearch] = await Promise.all([startTestKafka(), startTestOpenSearch()]);
+    [kafka, openSearch, lambda] = await Promise.all([startTestKafka(), startTestOpenSearch(), startTestLambda({ handlerModule: 'packages/sinks/test/fixtures/lambda-handler.mjs' })]);
+    // The emulator takes one invocation at a time: these tests invoke sequentially.
+    process.env.AWS_ACCESS_KEY_ID ??= 'AKIDPEREGRINETEST';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'peregrine-test-secret';
+    make.lambda = build('lambda', { functionName: lambda.functionName, region: 'us-east-1', endpoint: lambda.endpoint });
     make.opensearch = build('opensearch', { url: openSearch.url, index: 'conformance', numberOfReplicas: 0 });
     make.kafka = build('kafka', { brokers: kafka.brokers, topic: 'conformance', allowAutoTopicCreation: true });
   }, { timeout: 600_000 });
@@ -54,7 +59,7 @@ describe('sink conformance (every type)', () => {
     await Promise.all(sinks.map((s) => s.close()));
     await receiver.stop();
     await rm(dir, { recursive: true, force: true });
-    await Promise.all([kafka?.stop(), openSearch?.stop()]);
+    await Promise.all([kafka?.stop(), openSearch?.stop(), lambda?.stop()]);
   });
 
   it('the suite covers every registered type', () => {

@@ -17,11 +17,12 @@ const MINIMAL: Record<string, Record<string, unknown>> = {
   file: { path: '/tmp/peregrine-registry-test/alerts.jsonl' },
   kafka: { brokers: '127.0.0.1:9092', topic: 'falco' },
   opensearch: { url: 'http://127.0.0.1:9', createIndexTemplate: false },
+  lambda: { functionName: 'kill-pod', region: 'eu-west-1' },
 };
 
 describe('sink registry', () => {
-  it('has exactly slack, pagerduty, webhook, stdout, file, kafka and opensearch, each keyed by its own type', () => {
-    assert.deepEqual(Object.keys(sinkModules).sort(), ['file', 'kafka', 'opensearch', 'pagerduty', 'slack', 'stdout', 'webhook']);
+  it('has exactly slack, pagerduty, webhook, stdout, file, kafka, opensearch and lambda, each keyed by its own type', () => {
+    assert.deepEqual(Object.keys(sinkModules).sort(), ['file', 'kafka', 'lambda', 'opensearch', 'pagerduty', 'slack', 'stdout', 'webhook']);
     for (const [key, module] of Object.entries(sinkModules)) assert.equal(module.type, key);
     assert.ok(Object.isFrozen(sinkModules));
   });
@@ -45,7 +46,7 @@ describe('sink registry', () => {
   it('unknown types and bad settings throw SinkConfigError with codes and key paths', () => {
     assert.throws(
       () => createSink('teams', {}, deps, 'chat'),
-      (e: unknown) => e instanceof SinkConfigError && e.code === 'PGR_SINKS_UNKNOWN_TYPE' && /known types: slack, pagerduty, webhook, stdout, file, kafka, opensearch/.test(e.message),
+      (e: unknown) => e instanceof SinkConfigError && e.code === 'PGR_SINKS_UNKNOWN_TYPE' && /known types: slack, pagerduty, webhook, stdout, file, kafka, opensearch, lambda/.test(e.message),
     );
     assert.throws(
       () => createSink('file', { path: '', maxSizeBytes: 10, maxBackup: 3 }, deps, 'audit'),
