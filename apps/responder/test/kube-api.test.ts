@@ -5,8 +5,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
-import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +21,7 @@ import { createResponder } from '../src/responder.ts';
 import { parsePolicy } from '../src/policy.ts';
 import { captureAudit } from './audit-capture.ts';
 import { alertAbout } from './fixtures.ts';
-import { createPod, ensureDefaultServiceAccount, readPod, responderOn, unzip } from './kube-helpers.ts';
+import { createPod, cuttablePath, ensureDefaultServiceAccount, readPod, responderOn, unzip } from './kube-helpers.ts';
 
 const appDir = resolve(fileURLToPath(import.meta.url), '..', '..');
 const repoRoot = resolve(appDir, '..', '..');
@@ -210,45 +208,6 @@ describe('RBAC: exactly the documented Role (apps/responder/deploy/rbac.yaml)', 
     assert.ok(await readPod(core, 'kube-system', 'coredns-victim'));
   });
 });
-
-/** A TCP path to the API server that the test can cut and restore (a real outage for the client). */
-async function cuttablePath(target: URL): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-  const open = () =>
-    new Promise<void>((resolveOpen, reject) => {
-      server = createServer((client) => {
-        const upstream = new Socket();
-        sockets.add(client).add(upstream);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
-        upstream.connect(Number(target.port), target.hostname, () => {
-          client.pipe(upstream);
-          upstream.pipe(client);
-        });
-      });
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        port = (server!.address() as { port: number }).port;
-        resolveOpen();
-      });
-    });
-  const shut = async () => {
-    for (const s of sockets) s.destroy();
-    sockets.clear();
-    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-    server = undefined;
-  };
-  await open();
-  return { url: `https://127.0.0.1:${port}`, cut: shut, restore: open, close: shut };
-}
 
 describe('fault: the API server unreachable, then back', () => {
   it('the invocation fails retryably; once the API server is back, the retry acts exactly once', async () => {

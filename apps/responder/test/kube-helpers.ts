@@ -1,4 +1,6 @@
 // Helpers for the tests against the real API server (test/support's startTestKubeApi).
+import { createServer, Socket } from 'node:net';
+import type { Server } from 'node:net';
 import { inflateRawSync } from 'node:zlib';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
@@ -80,3 +82,43 @@ export function unzip(zip: Buffer): Map<string, Buffer> {
   }
   return files;
 }
+
+/** A TCP path to the API server that the test can cut and restore (a real outage for the client). */
+export async function cuttablePath(target: URL): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const open = () =>
+    new Promise<void>((resolveOpen, reject) => {
+      server = createServer((client) => {
+        const upstream = new Socket();
+        sockets.add(client).add(upstream);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        upstream.connect(Number(target.port), target.hostname, () => {
+          client.pipe(upstream);
+          upstream.pipe(client);
+        });
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        port = (server!.address() as { port: number }).port;
+        resolveOpen();
+      });
+    });
+  const shut = async () => {
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    server = undefined;
+  };
+  await open();
+  return { url: `https://127.0.0.1:${port}`, cut: shut, restore: open, close: shut };
+}
+

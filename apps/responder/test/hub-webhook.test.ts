@@ -1,0 +1,149 @@
+// The hub (its own process, as deployed) → webhook destination → the responder's HTTP form →
+// a real kube-apiserver. The API server is cut while a CRITICAL alert is delivered: the responder
+// answers 503, the hub retries with backoff, and once the API server is back the pod is deleted
+// exactly once; a refusal is delivered once, not retried.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { freeLoopbackPort, startTestKubeApi, startTestRedis } from '@peregrine/testkit';
+import type { TestKube, TestRedis } from '@peregrine/testkit';
+import { createResponderHttpServer } from '../src/http.ts';
+import { parsePolicy } from '../src/policy.ts';
+import { createResponder } from '../src/responder.ts';
+import { captureAudit } from './audit-capture.ts';
+import type { CapturedAudit } from './audit-capture.ts';
+import { alertAbout } from './fixtures.ts';
+import { createPod, cuttablePath, readPod } from './kube-helpers.ts';
+
+const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..', '..', '..');
+const HUB_MAIN = join(repoRoot, 'apps', 'hub', 'src', 'main.ts');
+const RESPONDER_TOKEN = 'hub-to-responder-0123456789';
+
+let kube: TestKube;
+let redis: TestRedis;
+let path: Awaited<ReturnType<typeof cuttablePath>>;
+let audit: CapturedAudit;
+let responderServer: Server;
+let hub: ChildProcess;
+let hubUrl: string;
+let hubOutput = '';
+let core: CoreV1Api;
+
+async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms\nhub output:\n${hubOutput.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+before(async () => {
+  [kube, redis] = await Promise.all([startTestKubeApi(), startTestRedis()]);
+  core = kube.kubeConfig().makeApiClient(CoreV1Api);
+  for (const ns of ['peregrine-responder', 'shop']) await kube.createNamespace(ns);
+  path = await cuttablePath(new URL(kube.server));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: path.url, caData: readFileSync(kube.caFile).toString('base64') }],
+    users: [{ name: 'u', token: kube.adminToken }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  audit = captureAudit();
+  const responder = createResponder({
+    policy: parsePolicy({ responderNamespace: 'peregrine-responder', namespaces: { allow: ['shop'] }, responses: [{ name: 'kill-critical', match: { minimumPriority: 'critical' }, action: 'delete', gracePeriodSeconds: 0 }] }),
+    kubeConfig: kc,
+    audit: audit.log,
+  });
+  responderServer = createResponderHttpServer({ responder, token: RESPONDER_TOKEN });
+  await new Promise<void>((r) => responderServer.listen(0, '127.0.0.1', r));
+  const responderUrl = `http://127.0.0.1:${(responderServer.address() as AddressInfo).port}/`;
+
+  const dir = mkdtempSync(join(tmpdir(), 'responder-hub-'));
+  const config = join(dir, 'hub.yaml');
+  // The docs/responder.md routing: CRITICAL alerts that carry pod metadata.
+  writeFileSync(
+    config,
+    JSON.stringify({
+      redis: { url: redis.url },
+      delivery: { attempts: 50, backoffInitialMs: 100, backoffMaxMs: 400, timeoutMs: 15_000 },
+      destinations: {
+        responder: {
+          type: 'webhook',
+          settings: { address: responderUrl, customHeaders: { Authorization: `Bearer ${RESPONDER_TOKEN}` } },
+          match: { minimumPriority: 'critical', fields: ['k8s.pod.name exists', 'k8s.ns.name exists'] },
+          delivery: { maxBatch: 1 },
+        },
+      },
+    }),
+  );
+  const port = await freeLoopbackPort();
+  hubUrl = `http://127.0.0.1:${port}`;
+  hub = spawn(process.execPath, ['--import', 'tsx', HUB_MAIN, '--config', config, '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+  const keep = (chunk: Buffer) => {
+    hubOutput = (hubOutput + chunk.toString()).slice(-20_000);
+  };
+  hub.stdout?.on('data', keep);
+  hub.stderr?.on('data', keep);
+  await eventually('hub ready', async () => {
+    if (hub.exitCode !== null) throw new Error(`hub exited (${hub.exitCode}):\n${hubOutput}`);
+    return fetch(`${hubUrl}/readyz`).then((r) => r.status === 200, () => false);
+  });
+});
+
+after(async () => {
+  if (hub && hub.exitCode === null) {
+    const exited = new Promise((r) => hub.once('exit', r));
+    hub.kill('SIGTERM');
+    await exited;
+  }
+  await new Promise<void>((r) => (responderServer ? responderServer.close(() => r()) : r()));
+  await path?.close();
+  await redis?.stop();
+  await kube?.stop();
+});
+
+const linesFor = (uuid: string) => audit.lines.filter((l) => (l.alert as { uuid?: string } | undefined)?.uuid === uuid);
+
+describe('hub → webhook destination → responder (HTTP form) → kube-apiserver', () => {
+  it('API server away: the responder answers 503 and the hub retries; back: the pod is deleted once', async () => {
+    const pod = await createPod(core, 'shop', 'via-hub-1');
+    const alert = alertAbout({ namespace: 'shop', name: 'via-hub-1', uid: pod.metadata?.uid });
+    await path.cut();
+    const posted = await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert) });
+    assert.equal(posted.status, 202);
+    await eventually('two failed attempts', () => linesFor(String(alert.uuid)).filter((l) => l.outcome === 'failed-retryable').length >= 2);
+    assert.ok(await readPod(core, 'shop', 'via-hub-1'), 'untouched while the API server is away');
+    await path.restore();
+    await eventually('the pod deleted', async () => (await readPod(core, 'shop', 'via-hub-1')) === undefined);
+    await eventually('the acted decision', () => linesFor(String(alert.uuid)).some((l) => l.outcome === 'acted'));
+    // A refusal afterwards is delivered once and is not retried; by the time its line is there,
+    // the first alert's delivery is long settled.
+    const refused = alertAbout({ namespace: 'kube-system', name: 'coredns-x' });
+    assert.equal((await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(refused) })).status, 202);
+    await eventually('the refusal', () => linesFor(String(refused.uuid)).length > 0);
+    const outcomes = linesFor(String(alert.uuid)).map((l) => l.outcome);
+    assert.equal(outcomes.filter((o) => o === 'acted').length, 1, outcomes.join());
+    assert.equal(outcomes[outcomes.length - 1], 'acted', `nothing after the action: ${outcomes.join()}`);
+    assert.ok(outcomes.slice(0, -1).every((o) => o === 'failed-retryable'), outcomes.join());
+    assert.deepEqual(linesFor(String(refused.uuid)).map((l) => l.reason), ['namespace-protected']);
+  });
+
+  it('a non-critical alert and one without pod metadata are not routed to the responder', async () => {
+    const warning = alertAbout({ namespace: 'shop', name: 'x' }, { priority: 'Warning' });
+    const noPod = alertAbout({});
+    const marker = alertAbout({ namespace: 'kube-public', name: 'marker' });
+    for (const a of [warning, noPod, marker]) assert.equal((await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(a) })).status, 202);
+    await eventually('the marker', () => linesFor(String(marker.uuid)).length > 0);
+    assert.equal(linesFor(String(warning.uuid)).length, 0);
+    assert.equal(linesFor(String(noPod.uuid)).length, 0);
+  });
+});
