@@ -2,8 +2,8 @@
  * Falcosidekick's environment variables for the outputs Peregrine shares, so
  * a sidekick deployment switches by changing the image. Each enabled output
  * becomes a destination named after it (`slack`, `pagerduty`, `webhook`,
- * `kafka`, `elasticsearch` of type `opensearch`) unless the config file
- * already has a destination of that name.
+ * `kafka`, `elasticsearch` of type `opensearch`, `lambda`) unless the config
+ * file already has a destination of that name.
  *
  * `*_MINIMUMPRIORITY` follows Falco's names; "" means every priority. Unlike
  * Falcosidekick, `info` means Informational (sidekick treats it as "all").
@@ -120,6 +120,14 @@ const OUTPUTS: readonly SidekickOutput[] = [
       // Output field names are always flattened here (. → _), as FLATTENFIELDS=true does there: read, nothing to set.
       ELASTICSEARCH_FLATTENFIELDS: { key: 'flattenFields', convert: () => undefined },
     },
+  },
+  {
+    name: 'lambda',
+    prefix: 'AWS_LAMBDA_',
+    enabledBy: 'AWS_LAMBDA_FUNCTIONNAME',
+    // Credentials and region come from the AWS SDK's own chain (AWS_REGION, AWS_ACCESS_KEY_ID…), as in Falcosidekick ≥ 2.33.
+    httpCommon: false,
+    settings: { AWS_LAMBDA_FUNCTIONNAME: 'functionName', AWS_LAMBDA_INVOCATIONTYPE: 'invocationType', AWS_LAMBDA_LOGTYPE: 'logType' },
   },
 ];
 
