@@ -73,6 +73,13 @@ test('seed: a file written below /etc (created and removed) fires once', async (
   }
 });
 
+/** The bits' names in libsinsp's chmod_mode table order (S_IXOTH first, S_ISUID last): 0644 -> S_IROTH|S_IRGRP|S_IWUSR|S_IRUSR. */
+function modeNames(mode: number): string {
+  const order = ['S_IXOTH', 'S_IWOTH', 'S_IROTH', 'S_IXGRP', 'S_IWGRP', 'S_IRGRP', 'S_IXUSR', 'S_IWUSR', 'S_IRUSR', 'S_ISVTX', 'S_ISGID', 'S_ISUID'];
+  const names = order.filter((_, bit) => (mode & (1 << bit)) !== 0);
+  return names.length > 0 ? names.join('|') : '0';
+}
+
 test('seed: chmod of /etc/passwd to the mode it already has fires once', async () => {
   const mode = (statSync('/etc/passwd').mode & 0o7777).toString(8).padStart(4, '0');
   const run = await runAction('chmod', [mode, '/etc/passwd']);
@@ -82,7 +89,8 @@ test('seed: chmod of /etc/passwd to the mode it already has fires once', async (
     'user.name': 'root',
     'proc.cmdline': `chmod ${mode} /etc/passwd`,
     'evt.arg.filename': '/etc/passwd',
-    'evt.arg.mode': `0${Number.parseInt(mode, 8).toString(8)}`,
+    // PT_MODE: evt.arg.mode is the bit names (libsinsp's chmod_mode order), not the octal number.
+    'evt.arg.mode': modeNames(Number.parseInt(mode, 8)),
     'evt.res': 'SUCCESS',
   });
 });

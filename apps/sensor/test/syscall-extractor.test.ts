@@ -12,7 +12,7 @@ import type { FieldRef, FieldType } from '@peregrine/rules';
 import { CaptureReader, runCapture } from '@peregrine/native';
 import type { SyscallEvent } from '../src/extract/syscall-event.ts';
 import { syscallExtractor } from '../src/extract/syscall-extractor.ts';
-import { openFlagsText, errnoText } from '../src/extract/falco-args.ts';
+import { chmodModeText, openFlagsText, errnoText } from '../src/extract/falco-args.ts';
 import { captureEvents } from '../src/sources/capture-file.ts';
 import { ProbeSource } from '../src/sources/probe-source.ts';
 import { resolvePath } from '../src/state/paths.ts';
@@ -43,7 +43,7 @@ const FIELDS: Array<[string, string?]> = [
   ['proc.pid'], ['proc.ppid'], ['proc.name'], ['proc.exe'], ['proc.exepath'], ['proc.cmdline'], ['proc.args'],
   ['proc.cwd'], ['proc.pname'], ['proc.pexepath'], ['proc.pcmdline'], ['proc.aname', '1'], ['proc.env', 'PG_TEST_ENV'],
   ['user.uid'], ['user.name'], ['user.loginuid'], ['thread.tid'], ['container.id'], ['k8s.pod.name'],
-  ['evt.arg', 'exe'], ['evt.arg', 'args'], ['evt.arg', 'filename'], ['evt.arg', 'cwd'],
+  ['evt.arg', 'exe'], ['evt.arg', 'args'], ['evt.arg', 'filename'], ['evt.arg', 'cwd'], ['evt.arg', 'mode'], ['evt.rawarg', 'mode'],
 ];
 const accessors = FIELDS.map(([name, arg]) => [arg === undefined ? name : `${name}[${arg}]`, extractor.accessor(ref(name, arg))] as const);
 const ancestorsOf = extractor.accessor(ref('proc.aname', undefined, 'CHARBUF', true));
@@ -72,7 +72,14 @@ before(async () => {
     signal: abort.signal,
     onStarted: () => {
       work = (async () => {
-        helper = await runHelper(['openat', 'cwd', 'notes.txt', '0x241', '0600', 'openat', `dir:${dir}`, 'missing.txt', '0', '0', 'tcp', 'setuid', '0'], dir);
+        helper = await runHelper(
+          [
+            'openat', 'cwd', 'notes.txt', '0x241', '0600', 'openat', `dir:${dir}`, 'missing.txt', '0', '0', 'tcp', 'setuid', '0',
+            'chmod', 'notes.txt', '04755', 'fchmodat', 'cwd', 'notes.txt', '0', 'openat', 'cwd', '.', '0x90800', '0755',
+            'mkdir', 'sub', '0755', 'mkdirat', 'cwd', 'subat', '0750',
+          ],
+          dir,
+        );
         // A shell (child of the helper) that runs the helper again: a three-level ancestry.
         shellRun = await runHelper(['execve', '/bin/sh', '-c', `${SYSC} mkdir from-shell 0755; exit 0`], dir);
         await new Promise((r) => setTimeout(r, 100));
@@ -105,8 +112,10 @@ describe('syscall extractor over a capture', () => {
     assert.equal(get(e, 'evt.rawres'), e.raw.res);
     assert.equal(get(e, 'evt.arg', 'name'), `${dir}/notes.txt`);
     assert.equal(get(e, 'evt.rawarg', 'name'), 'notes.txt');
+    // libsinsp's file_flags order, PPM_O_* values (O_WRONLY 2 | O_CREAT 4 | O_TRUNC 256).
     assert.equal(get(e, 'evt.arg', 'flags'), 'O_TRUNC|O_CREAT|O_WRONLY');
-    assert.equal(get(e, 'evt.rawarg', 'flags'), 0x241);
+    assert.equal(get(e, 'evt.rawarg', 'flags'), 0x106);
+    assert.equal(get(e, 'evt.arg', 'mode'), '0600', 'an O_CREAT open prints its mode %#o');
     assert.equal(get(e, 'evt.arg', 'dirfd'), '-100');
     assert.equal(get(e, 'evt.is_open_write'), true);
     assert.equal(get(e, 'evt.is_open_read'), false);
@@ -190,6 +199,35 @@ describe('syscall extractor over a capture', () => {
   });
 });
 
+describe('mode and flag arguments as Falco renders them', () => {
+  const sysc = (type: string, path0: string): Seen =>
+    find((x) => x.raw.pid === helper.pid && x.raw.type === type && x.raw.path0 === path0, `${type} ${path0}`);
+
+  test('chmod/fchmodat mode (PT_MODE): the permission bit names in libsinsp chmod_mode order; 0 stays 0', () => {
+    const c = sysc('chmod', 'notes.txt');
+    assert.equal(get(c, 'evt.arg', 'mode'), 'S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID');
+    assert.equal(get(c, 'evt.rawarg', 'mode'), 0o4755);
+    assert.equal(get(c, 'evt.arg', 'filename'), `${dir}/notes.txt`);
+    const z = sysc('fchmodat', 'notes.txt');
+    assert.equal(get(z, 'evt.arg', 'mode'), '0');
+  });
+
+  test('open without O_CREAT: mode 0; a directory open also says O_TMPFILE (the driver quirk Falco prints)', () => {
+    const missing = sysc('openat', 'missing.txt');
+    assert.equal(get(missing, 'evt.arg', 'flags'), 'O_RDONLY');
+    assert.equal(get(missing, 'evt.arg', 'mode'), '0');
+    const d = sysc('openat', '.');
+    // O_RDONLY|O_NONBLOCK|O_DIRECTORY|O_CLOEXEC; O_TMPFILE's kernel mask includes O_DIRECTORY, so mode is kept too.
+    assert.equal(get(d, 'evt.arg', 'flags'), 'O_DIRECTORY|O_NONBLOCK|O_RDONLY|O_CLOEXEC|O_TMPFILE');
+    assert.equal(get(d, 'evt.arg', 'mode'), '0755');
+  });
+
+  test('mkdir mode prints %X (PF_HEX), mkdirat %#o (PF_OCT), as the event table says', () => {
+    assert.equal(get(sysc('mkdir', 'sub'), 'evt.arg', 'mode'), '1ED');
+    assert.equal(get(sysc('mkdirat', 'subat'), 'evt.arg', 'mode'), '0750');
+  });
+});
+
 describe('extractor helpers', () => {
   test('path resolution like libsinsp', () => {
     assert.equal(resolvePath('a/../b/./c', '/x/y'), '/x/y/b/c');
@@ -200,7 +238,13 @@ describe('extractor helpers', () => {
 
   test('flag and errno rendering', () => {
     assert.equal(openFlagsText(0), 'O_RDONLY');
-    assert.equal(openFlagsText(0x80042), 'O_CLOEXEC|O_CREAT|O_RDWR');
+    assert.equal(openFlagsText(0x80000), 'O_RDONLY|O_CLOEXEC');
+    assert.equal(openFlagsText(0x80042), 'O_CREAT|O_RDWR|O_CLOEXEC');
+    assert.equal(openFlagsText(0o10001), 'O_SYNC|O_DSYNC|O_WRONLY', 'O_SYNC mask includes O_DSYNC in the driver');
+    assert.equal(chmodModeText(0o755), 'S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR');
+    assert.equal(chmodModeText(0o100644), 'S_IROTH|S_IRGRP|S_IWUSR|S_IRUSR', 'file type bits are not mode bits');
+    assert.equal(chmodModeText(0o2000), 'S_ISGID');
+    assert.equal(chmodModeText(0), '0');
     assert.equal(errnoText(-13), 'EACCES');
     assert.equal(errnoText(5), 'SUCCESS');
   });

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -239,6 +239,32 @@ test('Fileless execution via memfd_create: a binary executed from a memfd', asyn
     'proc.pname': 'node',
     'evt.arg.flags': /EXE_FROM_MEMFD/,
   });
+});
+
+test('Set Setuid or Setgid bit (incubating): chmod u+s on a temp file', async () => {
+  const file = join(work, `setuid-${randomUUID()}`);
+  writeFileSync(file, '', { mode: 0o644 });
+  chmodSync(file, 0o644); // whatever the umask did
+  const run = await runAction('/usr/bin/chmod', ['u+s', file]);
+  assert.equal(run.exitCode, 0, run.stderr);
+  const r = await fired('Set Setuid or Setgid bit', { pid: run.pid });
+  // The condition is `evt.arg.mode contains "S_ISUID"`: PT_MODE renders as the bit names, in
+  // libsinsp's chmod_mode order, with no octal prefix (that form is evt.args', not evt.arg.mode's).
+  expectFields(r.alert, {
+    'evt.type': /^(chmod|fchmodat|fchmod)$/,
+    'evt.arg.mode': 'S_IROTH|S_IRGRP|S_IWUSR|S_IRUSR|S_ISUID',
+    'user.name': self.user,
+    'user.uid': self.uid,
+    'user.loginuid': self.loginuid,
+    'proc.name': 'chmod',
+    'proc.exepath': '/usr/bin/chmod',
+    'proc.pname': 'node',
+    'proc.cmdline': `chmod u+s ${file}`,
+    'proc.tty': self.tty,
+  });
+  // fchmodat/chmod name the file; fchmod names the fd instead (Falco prints <NA> for the missing one).
+  if (r.alert.output_fields['evt.type'] !== 'fchmod') assert.equal(fieldText(r.alert, 'evt.arg.filename'), file);
+  assert.equal(r.alert.priority, 'Notice');
 });
 
 test('more upstream rules: Schedule Cron Jobs, Modify Shell Configuration File, Delete or rename shell history', async () => {

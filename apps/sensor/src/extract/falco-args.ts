@@ -53,33 +53,143 @@ export function errnoText(res: number): string {
   return ERRNO[-res] ?? `E${-res}`;
 }
 
-const OPEN_FLAGS: ReadonlyArray<readonly [number, string]> = [
-  [0x400000, 'O_TMPFILE'],
-  [0x200000, 'O_PATH'],
-  [0x80000, 'O_CLOEXEC'],
-  [0x40000, 'O_NOATIME'],
-  [0x20000, 'O_NOFOLLOW'],
-  [0x10000, 'O_DIRECTORY'],
-  [0x8000, 'O_LARGEFILE'],
-  [0x4000, 'O_DIRECT'],
-  [0x2000, 'O_ASYNC'],
-  [0x100000, 'O_SYNC'],
-  [0x1000, 'O_DSYNC'],
-  [0x800, 'O_NONBLOCK'],
-  [0x400, 'O_APPEND'],
-  [0x200, 'O_TRUNC'],
-  [0x100, 'O_NOCTTY'],
-  [0x80, 'O_EXCL'],
-  [0x40, 'O_CREAT'],
+/*
+ * Open flags as Falco reports them: the driver turns the kernel's bits into
+ * libscap's PPM_O_* values (open_flags_to_scap in falcosecurity/libs
+ * driver/ppm_flag_helpers.h) and libsinsp names them in the order of its
+ * `file_flags` table (driver/flags_table.c), removing each matched value's
+ * bits so O_RDWR is not also O_RDONLY|O_WRONLY. Two driver quirks are kept
+ * because Falco prints them: the kernel's O_TMPFILE mask includes
+ * O_DIRECTORY (so a directory open also says O_TMPFILE), and O_SYNC's mask
+ * includes O_DSYNC (so O_DSYNC also says O_SYNC).
+ */
+const K_O_WRONLY = 0o1;
+const K_O_RDWR = 0o2;
+const K_O_CREAT = 0o100;
+const K_O_DIRECTORY = 0o200000;
+const K_O_TMPFILE = 0o20000000 | K_O_DIRECTORY;
+const KERNEL_TO_PPM_OPEN: ReadonlyArray<readonly [kernelMask: number, ppm: number]> = [
+  [K_O_CREAT, 1 << 2],
+  [K_O_TMPFILE, 1 << 13],
+  [0o2000, 1 << 3], // O_APPEND
+  [0o10000, 1 << 4], // O_DSYNC
+  [0o200, 1 << 5], // O_EXCL
+  [0o4000, 1 << 6], // O_NONBLOCK
+  [0o4000000 | 0o10000, 1 << 7], // O_SYNC (__O_SYNC | O_DSYNC)
+  [0o1000, 1 << 8], // O_TRUNC
+  [0o40000, 1 << 9], // O_DIRECT
+  [K_O_DIRECTORY, 1 << 10],
+  [0o100000, 1 << 11], // O_LARGEFILE
+  [0o2000000, 1 << 12], // O_CLOEXEC
 ];
 
-export function openFlagsText(flags: number): string {
-  const names: string[] = [];
-  for (const [bit, name] of OPEN_FLAGS) if ((flags & bit) === bit) names.push(name);
+/** libscap's PPM_O_* value of kernel open flags (open_flags_to_scap). */
+export function openFlagsToPpm(flags: number): number {
   const acc = flags & 3;
-  names.push(acc === 1 ? 'O_WRONLY' : acc === 2 ? 'O_RDWR' : 'O_RDONLY');
-  return names.join('|');
+  let ppm = acc === K_O_WRONLY ? 2 : acc === K_O_RDWR ? 3 : 1;
+  for (const [mask, bit] of KERNEL_TO_PPM_OPEN) if ((flags & mask) !== 0) ppm |= bit;
+  return ppm >>> 0;
 }
+
+/** libsinsp's `file_flags` table, in its order (PPM_O_* values). */
+const PPM_FILE_FLAGS: ReadonlyArray<readonly [number, string]> = [
+  [1 << 11, 'O_LARGEFILE'],
+  [1 << 10, 'O_DIRECTORY'],
+  [1 << 9, 'O_DIRECT'],
+  [1 << 8, 'O_TRUNC'],
+  [1 << 7, 'O_SYNC'],
+  [1 << 6, 'O_NONBLOCK'],
+  [1 << 5, 'O_EXCL'],
+  [1 << 4, 'O_DSYNC'],
+  [1 << 3, 'O_APPEND'],
+  [1 << 2, 'O_CREAT'],
+  [3, 'O_RDWR'],
+  [2, 'O_WRONLY'],
+  [1, 'O_RDONLY'],
+  [1 << 12, 'O_CLOEXEC'],
+  [0, 'O_NONE'],
+  [1 << 13, 'O_TMPFILE'],
+  [1 << 14, 'O_F_CREATED'],
+  [1 << 15, 'FD_UPPER_LAYER'],
+  [1 << 16, 'FD_LOWER_LAYER'],
+];
+
+/**
+ * How libsinsp renders a PT_FLAGS value (sinsp_evt::get_param_as_str): the
+ * table's names in table order, each matched value's bits cleared from what
+ * is left; a 0 entry only names an all-zero value; an entry equal to the whole
+ * value ends the walk. No name at all: the number.
+ */
+function ppmFlagsText(value: number, table: ReadonlyArray<readonly [number, string]>): string {
+  const names: string[] = [];
+  let left = value >>> 0;
+  for (const [bit, name] of table) {
+    const match = bit === 0 ? value === 0 : left !== 0 && ((left & bit) >>> 0) === bit;
+    if (!match) continue;
+    names.push(name);
+    left = (left & ~bit) >>> 0;
+    if (bit === value) break;
+  }
+  return names.length > 0 ? names.join('|') : String(value >>> 0);
+}
+
+/** Falco's evt.arg.flags of an open: e.g. `O_RDONLY|O_CLOEXEC` for kernel flags 0x80000. */
+export function openFlagsText(flags: number): string {
+  return ppmFlagsText(openFlagsToPpm(flags), PPM_FILE_FLAGS);
+}
+
+const openFlags = (flags: number): ArgValue => {
+  const ppm = openFlagsToPpm(flags);
+  return { raw: ppm, text: ppmFlagsText(ppm, PPM_FILE_FLAGS) };
+};
+
+/** libsinsp's `chmod_mode` table, in its order (the PPM_S_* values equal the kernel's mode bits). */
+const CHMOD_MODE: ReadonlyArray<readonly [number, string]> = [
+  [0o1, 'S_IXOTH'],
+  [0o2, 'S_IWOTH'],
+  [0o4, 'S_IROTH'],
+  [0o10, 'S_IXGRP'],
+  [0o20, 'S_IWGRP'],
+  [0o40, 'S_IRGRP'],
+  [0o100, 'S_IXUSR'],
+  [0o200, 'S_IWUSR'],
+  [0o400, 'S_IRUSR'],
+  [0o1000, 'S_ISVTX'],
+  [0o2000, 'S_ISGID'],
+  [0o4000, 'S_ISUID'],
+];
+
+/** `%#o` as printf renders it: a leading 0, except for 0 itself. */
+function octalText(n: number): string {
+  const v = n >>> 0;
+  return v === 0 ? '0' : `0${v.toString(8)}`;
+}
+
+/**
+ * A chmod/fchmod/fchmodat mode (PT_MODE): the driver keeps the permission
+ * bits only (chmod_mode_to_scap); evt.arg.mode is their names in the table's
+ * order, e.g. `S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR` for
+ * 0755, and the octal number (`%#o`, so `0`) when no bit is set. The octal
+ * form followed by the names in parentheses is evt.args' rendering, not
+ * evt.arg.mode's.
+ */
+export function chmodModeText(mode: number): string {
+  const bits = mode & 0o7777;
+  const names = CHMOD_MODE.filter(([bit]) => (bits & bit) === bit).map(([, n]) => n);
+  return names.length > 0 ? names.join('|') : octalText(bits);
+}
+
+const chmodMode = (mode: number): ArgValue => ({ raw: mode & 0o7777, text: chmodModeText(mode) });
+
+/**
+ * An open's mode (PT_UINT32, printed `%#o`): only when the flags create a file
+ * (O_CREAT, or O_TMPFILE's mask, which includes O_DIRECTORY), else 0
+ * (open_modes_to_scap); permission bits only.
+ */
+const openMode = (flags: number, mode: number): ArgValue => {
+  const v = (flags & (K_O_CREAT | K_O_TMPFILE)) !== 0 ? mode & 0o7777 : 0;
+  return { raw: v, text: octalText(v) };
+};
 
 const PTRACE: Record<number, string> = {
   0: 'PTRACE_TRACEME', 1: 'PTRACE_PEEKTEXT', 2: 'PTRACE_PEEKDATA', 3: 'PTRACE_PEEKUSR', 4: 'PTRACE_POKETEXT',
@@ -133,7 +243,10 @@ const int = (n: number): ArgValue => num(n | 0);
 const str = (s: string | undefined): ArgValue | undefined => (s === undefined ? undefined : { raw: s, text: s });
 const errno = (res: number): ArgValue => ({ raw: res, text: res < 0 ? errnoText(res) : String(res) });
 const fd = (n: number): ArgValue => num(n | 0);
-const octal = (n: number): ArgValue => ({ raw: n, text: `0${(n >>> 0).toString(8)}` });
+/** mkdirat's mode: the raw argument, PF_OCT. */
+const octal = (n: number): ArgValue => ({ raw: n >>> 0, text: octalText(n) });
+/** mkdir's mode: the raw argument, PF_HEX (printf `%X`, no prefix). */
+const hex = (n: number): ArgValue => ({ raw: n >>> 0, text: (n >>> 0).toString(16).toUpperCase() });
 const path = (p: string | undefined, base: string | undefined): ArgValue | undefined =>
   p === undefined ? undefined : { raw: p, text: resolvePath(p, base) };
 
@@ -149,22 +262,22 @@ export function falcoArgs(ev: RawEvent, names: NameMaps, proc?: ExecView): Recor
   const addr = ev.sockaddr ? str(ev.sockaddr.family === 'ipv6' ? `[${ev.sockaddr.addr}]:${ev.sockaddr.port}` : ev.sockaddr.family === 'unix' ? ev.sockaddr.addr : `${ev.sockaddr.addr}:${ev.sockaddr.port}`) : undefined;
   switch (ev.type) {
     case 'open':
-      return { fd: fd(res), name: path(ev.path0, ev.base0), flags: { raw: a[1], text: openFlagsText(a[1]) }, mode: octal(a[2]) };
+      return { fd: fd(res), name: path(ev.path0, ev.base0), flags: openFlags(a[1]), mode: openMode(a[1], a[2]) };
     case 'openat':
       return {
         fd: fd(res), dirfd: fd(a[0]), name: path(ev.path0, ev.base0),
-        flags: { raw: a[2], text: openFlagsText(a[2]) }, mode: octal(a[3]),
+        flags: openFlags(a[2]), mode: openMode(a[2], a[3]),
       };
     case 'openat2': {
       const how = ev.openHow;
       return {
         fd: fd(res), dirfd: fd(a[0]), name: path(ev.path0, ev.base0),
-        flags: how ? { raw: how.flags, text: openFlagsText(how.flags) } : undefined,
-        mode: how ? octal(how.mode) : undefined, resolve: how ? num(how.resolve) : undefined,
+        flags: how ? openFlags(how.flags) : undefined,
+        mode: how ? openMode(how.flags, how.mode) : undefined, resolve: how ? num(how.resolve) : undefined,
       };
     }
     case 'creat':
-      return { fd: fd(res), name: path(ev.path0, ev.base0), mode: octal(a[1]) };
+      return { fd: fd(res), name: path(ev.path0, ev.base0), mode: openMode(K_O_CREAT, a[1]) };
     case 'socket':
       return { fd: fd(res), domain: { raw: a[0], text: AF[a[0]] ?? String(a[0]) }, type: num(a[1]), proto: num(a[2]) };
     case 'connect':
@@ -207,7 +320,7 @@ export function falcoArgs(ev: RawEvent, names: NameMaps, proc?: ExecView): Recor
     case 'unshare':
       return { res: errno(res), flags: { raw: a[0], text: bitsText(a[0], NS_FLAGS) } };
     case 'mkdir':
-      return { res: errno(res), path: path(ev.path0, ev.base0), mode: octal(a[1]) };
+      return { res: errno(res), path: path(ev.path0, ev.base0), mode: hex(a[1]) };
     case 'mkdirat':
       return { res: errno(res), dirfd: fd(a[0]), path: path(ev.path0, ev.base0), mode: octal(a[2]) };
     case 'rmdir':
@@ -216,11 +329,11 @@ export function falcoArgs(ev: RawEvent, names: NameMaps, proc?: ExecView): Recor
     case 'unlinkat':
       return { res: errno(res), dirfd: fd(a[0]), name: path(ev.path0, ev.base0), flags: num(a[2]) };
     case 'chmod':
-      return { res: errno(res), filename: path(ev.path0, ev.base0), mode: octal(a[1]) };
+      return { res: errno(res), filename: path(ev.path0, ev.base0), mode: chmodMode(a[1]) };
     case 'fchmodat':
-      return { res: errno(res), dirfd: fd(a[0]), filename: path(ev.path0, ev.base0), mode: octal(a[2]) };
+      return { res: errno(res), dirfd: fd(a[0]), filename: path(ev.path0, ev.base0), mode: chmodMode(a[2]) };
     case 'fchmod':
-      return { res: errno(res), fd: fd(a[0]), mode: octal(a[1]) };
+      return { res: errno(res), fd: fd(a[0]), mode: chmodMode(a[1]) };
     case 'userfaultfd':
       return { res: errno(res), flags: num(a[0]) };
     case 'dup':
