@@ -11,6 +11,7 @@ import { tmpdir, uptime } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { RawEvent } from '@peregrine/native';
+import { containerIdForCgroupPath } from '../src/containers/cgroup.ts';
 import { ProcessTable } from '../src/state/process-table.ts';
 import { readFds, readSockets, readStartNs, seedProcess } from '../src/state/proc-seed.ts';
 import { RootNames, StaticNames } from '../src/state/user-names.ts';
@@ -69,6 +70,28 @@ describe('fd table', () => {
     const after = t.get(200)!;
     assert.equal(after.fds.get(3)?.name, '/work/again.txt');
     assert.equal(after.fds.get(4), undefined, 'O_CLOEXEC fd closed by exec');
+  });
+
+  test("fork carries the parent's cgroup path (sent only at exec) to the child and its children: same container.id", () => {
+    const t = new ProcessTable();
+    const id = 'ab'.repeat(32);
+    const path = `/system.slice/docker-${id}.scope`;
+    t.apply({ ...exec(300, '/bin/sh'), cgroupPath: path, cgroup: `docker-${id}.scope` });
+    assert.equal(t.get(300)!.cgroup, path);
+    t.apply(fork(301, 300));
+    t.apply(openat(301, 'from-subshell.txt', 3));
+    t.apply(fork(302, 301));
+    for (const pid of [301, 302]) {
+      const p = t.get(pid)!;
+      assert.equal(p.cgroup, path, `pid ${pid}: the cgroup path of the exec before the forks`);
+      assert.equal(containerIdForCgroupPath(p.cgroup!), id.slice(0, 12));
+    }
+    // A later exec that carries no path (a v1 record names only the leaf) keeps the inherited full path.
+    t.apply({ ...exec(302, '/bin/cat', 301), cgroup: `docker-${id}.scope` });
+    assert.equal(t.get(302)!.cgroup, path);
+    // The child's own state is its own: a parent that moves on does not drag the child.
+    t.apply({ ...exec(300, '/bin/other'), cgroupPath: '/user.slice' });
+    assert.equal(t.get(301)!.cgroup, path);
   });
 
   test('sockets: socket() type, connect names client->server, accept names the peer, listen marks the server end', () => {
