@@ -13,15 +13,15 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { freeLoopbackPort, startTestKubeApi, startTestRedis } from '@peregrine/testkit';
-import type { TestKube, TestRedis } from '@peregrine/testkit';
+import { freeLoopbackPort, startTestKubeApi, startTestLambda, startTestRedis } from '@peregrine/testkit';
+import type { TestKube, TestLambda, TestRedis } from '@peregrine/testkit';
 import { createResponderHttpServer } from '../src/http.ts';
 import { parsePolicy } from '../src/policy.ts';
 import { createResponder } from '../src/responder.ts';
 import { captureAudit } from './audit-capture.ts';
 import type { CapturedAudit } from './audit-capture.ts';
 import { alertAbout } from './fixtures.ts';
-import { createPod, cuttablePath, readPod } from './kube-helpers.ts';
+import { auditLinesInLog, bundledHandlerFile, createPod, cuttablePath, readPod } from './kube-helpers.ts';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..', '..', '..');
 const HUB_MAIN = join(repoRoot, 'apps', 'hub', 'src', 'main.ts');
@@ -36,6 +36,7 @@ let hub: ChildProcess;
 let hubUrl: string;
 let hubOutput = '';
 let core: CoreV1Api;
+let lambda: TestLambda;
 
 async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -48,8 +49,18 @@ async function eventually(what: string, check: () => Promise<boolean> | boolean,
 before(async () => {
   [kube, redis] = await Promise.all([startTestKubeApi(), startTestRedis()]);
   core = kube.kubeConfig().makeApiClient(CoreV1Api);
-  for (const ns of ['peregrine-responder', 'shop']) await kube.createNamespace(ns);
+  for (const ns of ['peregrine-responder', 'shop', 'lambda-shop']) await kube.createNamespace(ns);
   path = await cuttablePath(new URL(kube.server));
+  // The bundled zip's handler under the Lambda emulator, reaching the API server through the same cuttable path.
+  lambda = await startTestLambda({
+    handlerModule: await bundledHandlerFile(repoRoot),
+    env: {
+      PEREGRINE_RESPONDER_POLICY: JSON.stringify({ responderNamespace: 'peregrine-responder', namespaces: { allow: ['lambda-shop'] }, responses: [{ name: 'kill-critical', match: { minimumPriority: 'critical' }, action: 'delete', gracePeriodSeconds: 0 }], cap: { configMapName: 'lambda-cap' } }),
+      PEREGRINE_KUBE_SERVER: path.url,
+      PEREGRINE_KUBE_TOKEN: kube.adminToken,
+      PEREGRINE_KUBE_CA_FILE: kube.caFile,
+    },
+  });
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'c', server: path.url, caData: readFileSync(kube.caFile).toString('base64') }],
@@ -79,15 +90,26 @@ before(async () => {
         responder: {
           type: 'webhook',
           settings: { address: responderUrl, customHeaders: { Authorization: `Bearer ${RESPONDER_TOKEN}` } },
-          match: { minimumPriority: 'critical', fields: ['k8s.pod.name exists', 'k8s.ns.name exists'] },
+          match: { minimumPriority: 'critical', fields: ['k8s.pod.name exists', 'k8s.ns.name exists', 'k8s.ns.name != lambda-shop'] },
           delivery: { maxBatch: 1 },
+        },
+        'responder-lambda': {
+          type: 'lambda',
+          settings: { functionName: lambda.functionName, endpoint: lambda.endpoint, region: 'us-east-1' },
+          match: { minimumPriority: 'critical', fields: ['k8s.pod.name exists', 'k8s.ns.name = lambda-shop'] },
+          // The emulator runs one invocation at a time.
+          delivery: { maxBatch: 1, concurrency: 1 },
         },
       },
     }),
   );
   const port = await freeLoopbackPort();
   hubUrl = `http://127.0.0.1:${port}`;
-  hub = spawn(process.execPath, ['--import', 'tsx', HUB_MAIN, '--config', config, '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+  hub = spawn(process.execPath, ['--import', 'tsx', HUB_MAIN, '--config', config, '--port', String(port), '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: repoRoot,
+    env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDPEREGRINETEST', AWS_SECRET_ACCESS_KEY: 'peregrine-test-secret', AWS_REGION: 'us-east-1' },
+  });
   const keep = (chunk: Buffer) => {
     hubOutput = (hubOutput + chunk.toString()).slice(-20_000);
   };
@@ -106,6 +128,7 @@ after(async () => {
     await exited;
   }
   await new Promise<void>((r) => (responderServer ? responderServer.close(() => r()) : r()));
+  await lambda?.stop();
   await path?.close();
   await redis?.stop();
   await kube?.stop();
@@ -135,6 +158,26 @@ describe('hub → webhook destination → responder (HTTP form) → kube-apiserv
     assert.equal(outcomes[outcomes.length - 1], 'acted', `nothing after the action: ${outcomes.join()}`);
     assert.ok(outcomes.slice(0, -1).every((o) => o === 'failed-retryable'), outcomes.join());
     assert.deepEqual(linesFor(String(refused.uuid)).map((l) => l.reason), ['namespace-protected']);
+  });
+
+  it('hub → Lambda destination → the bundled zip in the emulator: function error while the API server is away, retried, deleted once', async () => {
+    const pod = await createPod(core, 'lambda-shop', 'via-lambda-1');
+    const alert = alertAbout({ namespace: 'lambda-shop', name: 'via-lambda-1', uid: pod.metadata?.uid });
+    const forAlert = () => auditLinesInLog(lambda.logFile).filter((l) => (l.alert as { uuid?: string } | undefined)?.uuid === alert.uuid);
+    await path.cut();
+    assert.equal((await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert) })).status, 202);
+    await eventually('two failed invocations', () => forAlert().filter((l) => l.outcome === 'failed-retryable').length >= 2);
+    assert.ok(await readPod(core, 'lambda-shop', 'via-lambda-1'));
+    await path.restore();
+    await eventually('the pod deleted', async () => (await readPod(core, 'lambda-shop', 'via-lambda-1')) === undefined);
+    await eventually('the acted decision in the function log', () => forAlert().some((l) => l.outcome === 'acted'));
+    const marker = alertAbout({ namespace: 'lambda-shop', name: 'marker' }, {});
+    await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(marker) });
+    // Concurrency 1: once the marker's decision is logged, no invocation for the first alert is pending.
+    await eventually('the marker', () => auditLinesInLog(lambda.logFile).some((l) => (l.alert as { uuid?: string } | undefined)?.uuid === marker.uuid));
+    const outcomes = forAlert().map((l) => l.outcome);
+    assert.equal(outcomes.filter((o) => o === 'acted').length, 1, outcomes.join());
+    assert.equal(outcomes[outcomes.length - 1], 'acted', outcomes.join());
   });
 
   it('a non-critical alert and one without pod metadata are not routed to the responder', async () => {

@@ -1,6 +1,7 @@
 // Helpers for the tests against the real API server (test/support's startTestKubeApi).
 import { createServer, Socket } from 'node:net';
 import type { Server } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
@@ -122,3 +123,34 @@ export async function cuttablePath(target: URL): Promise<{ url: string; cut(): P
   return { url: `https://127.0.0.1:${port}`, cut: shut, restore: open, close: shut };
 }
 
+
+/** Runs the one bundle command and unpacks the zip's index.mjs into a fresh folder; returns its path. */
+export async function bundledHandlerFile(repoRoot: string): Promise<string> {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { stdout } = await promisify(execFile)('npm', ['run', '-s', '-w', 'apps/responder', 'bundle'], { cwd: repoRoot });
+  const built = JSON.parse(stdout.trim().split('\n').pop()!) as { zip: string };
+  const files = unzip(readFileSync(join(repoRoot, built.zip)));
+  const dir = mkdtempSync(join(tmpdir(), 'responder-lambda-'));
+  writeFileSync(join(dir, 'index.mjs'), files.get('index.mjs')!);
+  return join(dir, 'index.mjs');
+}
+
+/** The responder's audit lines the Lambda emulator's log holds (the function's stdout). */
+export function auditLinesInLog(logFile: string): Array<Record<string, unknown>> {
+  const lines: Array<Record<string, unknown>> = [];
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    const start = line.indexOf('{"level"');
+    if (start < 0) continue;
+    try {
+      const parsed = JSON.parse(line.slice(start)) as Record<string, unknown>;
+      if (parsed.audit !== undefined) lines.push(parsed);
+    } catch {
+      /* not one of ours */
+    }
+  }
+  return lines;
+}
