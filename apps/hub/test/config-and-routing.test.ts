@@ -7,9 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadHubConfig, parseHubConfig, unreadSidekickVariables } from '../src/index.ts';
 import { retryDelayMs, RetryableDeliveryError } from '../src/delivery/backoff.ts';
-import { compileMatcher } from '../src/routing/matcher.ts';
 import { bearerChecker } from '../src/http/bearer-auth.ts';
-import { deliveryFor } from '../src/config/schema.ts';
+import { deliveryFor, matchSchema } from '../src/config/schema.ts';
 import { HUB_DOC, withReference } from '../src/config/write-reference.ts';
 import { alert, falcoAlert, issuesOf } from './support.ts';
 
@@ -156,13 +155,14 @@ test('Falcosidekick variables that are set but not read are listed; cloud SDK an
 });
 
 test('matcher: priority, rule globs, tags any/all, sources, field conditions', () => {
-  const m = compileMatcher({
+  // Compiled while the configuration is validated: the config carries the matcher.
+  const m = matchSchema.parse({
     minimumPriority: 'Warning',
     rules: ['Terminal shell*', 'Exact rule'],
     tags: { any: ['shell', 'network'], all: ['container'] },
     sources: ['syscall'],
     fields: ['k8s.ns.name != kube-system', 'proc.name in (bash, sh)', 'container.id exists', 'user.name startswith ro'],
-  });
+  }).matches;
   assert.equal(m(alert()), true);
   assert.equal(m(alert({ priority: 'Notice' })), false);
   assert.equal(m(alert({ priority: 'Emergency' })), true);
@@ -175,7 +175,7 @@ test('matcher: priority, rule globs, tags any/all, sources, field conditions', (
   assert.equal(m(alert({ output_fields: { 'proc.name': 'zsh', 'container.id': 'x', 'user.name': 'root' } })), false);
   assert.equal(m(alert({ output_fields: { 'proc.name': 'sh', 'container.id': null, 'user.name': 'root' } })), false);
   assert.equal(m(alert({ output_fields: { 'proc.name': 'sh', 'container.id': 'x', 'user.name': 'root' } })), true, 'missing k8s.ns.name is != kube-system');
-  assert.equal(compileMatcher({})(alert({ priority: 'Debug' })), true);
+  assert.equal(matchSchema.parse({}).matches(alert({ priority: 'Debug' })), true);
 });
 
 test('retry delay: Retry-After wins, else exponential with jitter within bounds', () => {

@@ -9,6 +9,11 @@ import { compileEnricher } from '../src/ingest/enrich.ts';
 import { alert, falcoAlert, issuesOf, startTestHub } from './support.ts';
 import type { TestHub } from './support.ts';
 
+/** Templated fields are compiled at load; their converted text is `source`. */
+function sources(templates: Readonly<Record<string, { readonly source: string }>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(templates).map(([key, t]) => [key, t.source]));
+}
+
 describe('enrichment configuration', () => {
   test('CUSTOMFIELDS, TEMPLATEDFIELDS and SLACK_MESSAGEFORMAT map to enrich.* and the slack settings', () => {
     const config = loadHubConfig(undefined, {
@@ -23,7 +28,7 @@ describe('enrichment configuration', () => {
       SLACK_CHANNEL: '#sec',
     });
     assert.deepEqual(config.enrich.customFields, { cluster: 'prod-eu', url: 'https://example.com:8443/x', secret: 's3cr3t' }, 'split on the first colon; %NAME read from the environment');
-    assert.deepEqual(config.enrich.templatedFields, {
+    assert.deepEqual(sources(config.enrich.templatedFields), {
       team: '{{ output_fields["k8s.ns.labels.team"] | default "platform" }}',
       pod: '{{ output_fields["container_id"] }}',
     });
@@ -43,7 +48,7 @@ describe('enrichment configuration', () => {
       { CUSTOMFIELDS: 'cluster:from-env,env:prod', TEMPLATEDFIELDS: 'team:{{ index . "x" }},other:{{ index . "y" }}' },
     );
     assert.deepEqual(config.enrich.customFields, { cluster: 'from-file', env: 'prod', replicas: 3 });
-    assert.deepEqual(config.enrich.templatedFields, { team: '{{ rule }}', other: '{{ output_fields["y"] }}' });
+    assert.deepEqual(sources(config.enrich.templatedFields), { team: '{{ rule }}', other: '{{ output_fields["y"] }}' });
   });
 
   test('a template that cannot be converted or compiled fails config loading with its key path', () => {
@@ -66,7 +71,7 @@ describe('enrichment configuration', () => {
 
     // Plain if/else over one field is converted (docs/sinks.md), over output_fields for TEMPLATEDFIELDS.
     const converted = loadHubConfig(undefined, { TEMPLATEDFIELDS: 'where:{{ if .x }}x{{ else }}none{{ end }}' });
-    assert.equal(converted.enrich.templatedFields?.where, '{{#output_fields["x"]}}x{{/output_fields["x"]}}{{^output_fields["x"]}}none{{/output_fields["x"]}}');
+    assert.equal(converted.enrich.templatedFields.where?.source, '{{#output_fields["x"]}}x{{/output_fields["x"]}}{{^output_fields["x"]}}none{{/output_fields["x"]}}');
   });
 
   test('custom tags are added once, after the rule\'s own; bracketReplacer renames field arguments last; CUSTOMTAGS and BRACKETREPLACER map', () => {

@@ -5,6 +5,7 @@ import { validateAlert } from '@peregrine/alert';
 import type { Alert } from '@peregrine/alert';
 import { startTestRedis } from '@peregrine/testkit';
 import type { TestRedis } from '@peregrine/testkit';
+import { throttleSchema } from '../src/config/schema.ts';
 import { Throttle } from '../src/delivery/throttle.ts';
 import { HubKeys } from '../src/redis/keys.ts';
 import { falcoAlert } from './support.ts';
@@ -29,7 +30,7 @@ function alert(n: number, host = 'node-1'): Alert {
 }
 
 test('throttle: first alert passes, repeats are suppressed, decisions are idempotent, the next alert after the window reports the count', async () => {
-  const throttle = new Throttle({ key: '{{ rule }}|{{ hostname }}', windowMs: 100 }, 'dest', new HubKeys('{t1}'), client);
+  const throttle = new Throttle(throttleSchema.parse({ key: '{{ rule }}|{{ hostname }}', windowMs: 100 }), 'dest', new HubKeys('{t1}'), client);
   const first = await throttle.filter([alert(1), alert(2), alert(3), alert(4, 'node-2')]);
   assert.deepEqual(first.admitted.map((a) => a.uuid), [alert(1).uuid, alert(4).uuid]);
   assert.equal(first.suppressed, 2);
@@ -50,7 +51,7 @@ test('throttle: first alert passes, repeats are suppressed, decisions are idempo
 });
 
 test('throttle summary takes the count once', async () => {
-  const throttle = new Throttle({ key: '{{ rule }}', windowMs: 10_000 }, 'dest', new HubKeys('{t2}'), client);
+  const throttle = new Throttle(throttleSchema.parse({ key: '{{ rule }}', windowMs: 10_000 }), 'dest', new HubKeys('{t2}'), client);
   await throttle.filter([alert(11), alert(12), alert(13)]);
   assert.equal(await throttle.take('Terminal shell in container'), 2);
   assert.equal(await throttle.take('Terminal shell in container'), 0);

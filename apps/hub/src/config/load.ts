@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
-import { compileTemplate, sinkModules } from '@peregrine/sinks';
+import { sinkModules } from '@peregrine/sinks';
 import { HubConfigError } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
-import { compileFieldCondition } from '../routing/field-condition.ts';
 import { hubConfigSchema } from './schema.ts';
 import type { HubConfig } from './schema.ts';
 import { resolveSecrets } from './secrets.ts';
@@ -64,24 +63,10 @@ function checkDestinations(config: HubConfig, issues: ConfigIssue[]): void {
     const at = `destinations.${name}`;
     const module = sinkModules[dest.type];
     if (module === undefined) {
-      issues.push({ path: `${at}.type`, message: `unknown sink type "${dest.type}"; known types: ${Object.keys(sinkModules).join(', ')}` });
+      issues.push(unknownTypeIssue(at, dest.type));
     } else {
       const settings = module.settingsSchema.safeParse(dest.settings);
       if (!settings.success) issues.push(...zodIssues(settings.error, `${at}.settings`));
-    }
-    (dest.match.fields ?? []).forEach((condition, i) => {
-      try {
-        compileFieldCondition(condition);
-      } catch (e) {
-        issues.push({ path: `${at}.match.fields.${i}`, message: (e as Error).message });
-      }
-    });
-    if (dest.throttle !== undefined) {
-      try {
-        compileTemplate(dest.throttle.key);
-      } catch (e) {
-        issues.push({ path: `${at}.throttle.key`, message: (e as Error).message });
-      }
     }
   }
 }
@@ -94,6 +79,10 @@ function withOrigins(issues: ConfigIssue[], origins: ReadonlyMap<string, string>
   });
 }
 
+function unknownTypeIssue(at: string, type: string): ConfigIssue {
+  return { path: `${at}.type`, message: `unknown sink type "${type}"; known types: ${Object.keys(sinkModules).join(', ')}` };
+}
+
 function rawSinkSettingsIssues(destinations: unknown): ConfigIssue[] {
   if (typeof destinations !== 'object' || destinations === null) return [];
   const issues: ConfigIssue[] = [];
@@ -101,7 +90,11 @@ function rawSinkSettingsIssues(destinations: unknown): ConfigIssue[] {
     if (typeof dest !== 'object' || dest === null) continue;
     const { type, settings } = dest as { type?: unknown; settings?: unknown };
     const module = typeof type === 'string' ? sinkModules[type] : undefined;
-    if (module === undefined) continue;
+    if (module === undefined) {
+      // Reported here too: a bad match condition or template (a schema error) must not hide it.
+      if (typeof type === 'string' && type !== '') issues.push(unknownTypeIssue(`destinations.${name}`, type));
+      continue;
+    }
     const result = module.settingsSchema.safeParse(settings ?? {});
     if (!result.success) issues.push(...zodIssues(result.error, `destinations.${name}.settings`));
   }

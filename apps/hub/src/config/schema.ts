@@ -3,6 +3,11 @@ import { z } from 'zod';
 import { PRIORITIES, parsePriority } from '@peregrine/alert';
 import type { Priority } from '@peregrine/alert';
 import { compileTemplate, convertSidekickTemplate, isSidekickTemplate } from '@peregrine/sinks';
+import type { RenderTemplate } from '@peregrine/sinks';
+import { compileFieldCondition } from '../routing/field-condition.ts';
+import type { FieldTest } from '../routing/field-condition.ts';
+import { compileMatcher } from '../routing/matcher.ts';
+import type { AlertMatcher } from '../routing/matcher.ts';
 
 /**
  * The hub's whole configuration, one YAML file (`peregrine hub --config`).
@@ -21,9 +26,51 @@ const priority = z
     return p;
   });
 
+/**
+ * Matchers and templates are compiled here, once, while the configuration is
+ * validated (a compile error is the validation error, with its key path), and
+ * the compiled form travels in the configuration to routing, enrichment and
+ * throttling, which never compile them again. `source` keeps the text as
+ * written (after Falcosidekick conversion) for messages and docs.
+ */
+export interface CompiledTemplate {
+  readonly source: string;
+  readonly render: RenderTemplate;
+}
+
+/** A `match.fields` condition, compiled. */
+export interface CompiledFieldCondition {
+  readonly source: string;
+  readonly holds: FieldTest;
+}
+
+/** A template source compiled (or its error reported at this key). */
+const compiledTemplate = (text: z.ZodString, convert: (source: string) => string = (s) => s) =>
+  text.transform((text, ctx): CompiledTemplate => {
+    try {
+      const source = convert(text);
+      return { source, render: compileTemplate(source) };
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message.split('\n')[0] });
+      return z.NEVER;
+    }
+  });
+
+const fieldCondition = z
+  .string()
+  .min(1)
+  .transform((source, ctx): CompiledFieldCondition => {
+    try {
+      return { source, holds: compileFieldCondition(source) };
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+
 const durationMs = (what: string) => z.number().int().nonnegative().describe(what);
 
-export const matchSchema = z
+const matchConditionsSchema = z
   .object({
     minimumPriority: priority
       .optional()
@@ -43,11 +90,18 @@ export const matchSchema = z
     sources: z.array(z.string().min(1)).optional().describe('Alert sources, e.g. [syscall, k8s_audit]. Absent: every source.'),
     hostnames: z.array(z.string().min(1)).optional().describe('Hostnames or globs. Absent: every host.'),
     fields: z
-      .array(z.string().min(1))
+      .array(fieldCondition)
       .optional()
       .describe('Output-field conditions, all must hold: `k8s.ns.name != kube-system`, `=`, `in (a, b)`, `not in (…)`, `startswith`, `contains`, `glob`, `exists`, `not exists`.'),
   })
-  .strict()
+  .strict();
+
+/** `match` as written and validated (field conditions compiled): what compileMatcher takes. */
+export type MatchConditions = z.output<typeof matchConditionsSchema>;
+
+export const matchSchema = matchConditionsSchema
+  // The whole `match`, compiled once into one closure for the router.
+  .transform((match): MatchConditions & { readonly matches: AlertMatcher } => ({ ...match, matches: compileMatcher(match) }))
   .default({});
 
 export const deliverySchema = z
@@ -74,7 +128,7 @@ export const deliverySchema = z
 
 export const throttleSchema = z
   .object({
-    key: z.string().min(1).describe('Template of the deduplication key, e.g. `{{ rule }}|{{ hostname }}`.'),
+    key: compiledTemplate(z.string().min(1)).describe('Template of the deduplication key, e.g. `{{ rule }}|{{ hostname }}`.'),
     windowMs: z.number().int().positive().describe('After an alert is delivered, repeats with the same key are suppressed for this long (ms). When the window ends a summary alert reports how many were suppressed ("12 more … in the last 60 s"); a later alert with the key carries any count not yet reported.'),
   })
   .strict();
@@ -99,16 +153,7 @@ const secretList = z.array(z.string().min(16, 'use at least 16 characters'));
  * only compiles it. Anything that cannot be converted or compiled fails
  * start-up with the key path.
  */
-const templatedFieldSource = z.string().transform((source, ctx) => {
-  try {
-    const converted = isSidekickTemplate(source, { root: 'outputFields' }) ? convertSidekickTemplate(source, { root: 'outputFields' }) : source;
-    compileTemplate(converted);
-    return converted;
-  } catch (e) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message.split('\n')[0] });
-    return z.NEVER;
-  }
-});
+const templatedFieldSource = compiledTemplate(z.string(), (source) => (isSidekickTemplate(source, { root: 'outputFields' }) ? convertSidekickTemplate(source, { root: 'outputFields' }) : source));
 
 const fieldName = z.string().min(1, 'a field name cannot be empty');
 

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { Alert } from '@peregrine/alert';
-import { compileTemplate } from '@peregrine/sinks';
 import type { RenderTemplate } from '@peregrine/sinks';
 import type { ThrottleConfig } from '../config/schema.ts';
 import type { HubKeys } from '../redis/keys.ts';
@@ -38,7 +37,8 @@ export class Throttle {
     private readonly keys: HubKeys,
     private readonly redis: RedisClient,
   ) {
-    this.keyOf = compileTemplate(config.key);
+    // Compiled when the configuration was loaded.
+    this.keyOf = config.key.render;
   }
 
   /**

@@ -1,5 +1,4 @@
 import type { Alert, OutputFieldValue } from '@peregrine/alert';
-import { compileTemplate } from '@peregrine/sinks';
 import type { RenderTemplate } from '@peregrine/sinks';
 import type { EnrichConfig } from '../config/schema.ts';
 
@@ -7,7 +6,8 @@ import type { EnrichConfig } from '../config/schema.ts';
 export type EnrichAlerts = (alerts: readonly Alert[]) => void;
 
 /**
- * Compiles `enrich` once at start-up. Returns undefined when nothing is
+ * Builds the enrichment step from `enrich` (its templates were compiled when
+ * the configuration was loaded). Returns undefined when nothing is
  * configured, so the ingest path does not even call a function per request.
  *
  * Order and precedence, as documented in docs/hub.md:
@@ -42,8 +42,8 @@ export function compileEnricher(config: EnrichConfig): EnrichAlerts | undefined 
 function fieldsStep(config: EnrichConfig): EnrichAlerts | undefined {
   const custom: Readonly<Record<string, OutputFieldValue>> = config.customFields;
   const hasCustom = Object.keys(custom).length > 0;
-  // Sources were converted and checked by the config schema; compiling cannot fail here.
-  const templated: ReadonlyArray<readonly [string, RenderTemplate]> = Object.entries(config.templatedFields).map(([key, source]) => [key, compileTemplate(source)] as const);
+  // Converted and compiled when the configuration was loaded (enrichSchema).
+  const templated: ReadonlyArray<readonly [string, RenderTemplate]> = Object.entries(config.templatedFields).map(([key, template]) => [key, template.render] as const);
   if (!hasCustom && templated.length === 0) return undefined;
 
   if (templated.length === 0) {

@@ -1,14 +1,17 @@
 import { isAtLeast } from '@peregrine/alert';
 import type { Alert } from '@peregrine/alert';
-import type { MatchConfig } from '../config/schema.ts';
-import { compileFieldCondition } from './field-condition.ts';
+import type { MatchConditions } from '../config/schema.ts';
 import { compileGlob, isGlob } from './glob.ts';
 
 /** A destination's `match`, compiled once: true when the alert should go there. */
 export type AlertMatcher = (alert: Alert) => boolean;
 
-/** Compiles a `match` block into one closure; every configured condition must hold. Throws on a bad field condition. */
-export function compileMatcher(match: MatchConfig): AlertMatcher {
+/**
+ * Compiles a `match` block into one closure; every configured condition must
+ * hold. Runs once, while the configuration is validated (matchSchema); the
+ * field conditions arrive compiled.
+ */
+export function compileMatcher(match: MatchConditions): AlertMatcher {
   const tests: AlertMatcher[] = [];
   if (match.minimumPriority !== undefined) {
     const minimum = match.minimumPriority;
@@ -29,8 +32,8 @@ export function compileMatcher(match: MatchConfig): AlertMatcher {
     tests.push((a) => all.every((t) => a.tags.includes(t)));
   }
   for (const condition of match.fields ?? []) {
-    const test = compileFieldCondition(condition);
-    tests.push((a) => test(a.output_fields));
+    const holds = condition.holds;
+    tests.push((a) => holds(a.output_fields));
   }
   if (tests.length === 0) return () => true;
   if (tests.length === 1) return tests[0];

@@ -1,7 +1,6 @@
 import type { Alert } from '@peregrine/alert';
 import { deliveryFor } from '../config/schema.ts';
 import type { HubConfig } from '../config/schema.ts';
-import { compileMatcher } from './matcher.ts';
 import type { AlertMatcher } from './matcher.ts';
 
 export interface Route {
@@ -14,14 +13,14 @@ export interface Route {
 /** Alerts grouped by destination. */
 export type Routed = Map<string, Alert[]>;
 
-/** Every destination's matcher, compiled once at start-up. */
+/** Every destination's matcher, as compiled when the configuration was loaded. */
 export class Router {
   readonly routes: readonly Route[];
 
   constructor(config: HubConfig) {
     this.routes = Object.entries(config.destinations).map(([destination, d]) => ({
       destination,
-      matches: compileMatcher(d.match),
+      matches: d.match.matches,
       maxBatch: deliveryFor(config, d).maxBatch,
     }));
   }
