@@ -15,17 +15,19 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, Watch } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
-import { freeLoopbackPort, startTestKubeNode, startTestRedis } from '@peregrine/testkit';
-import type { TestKubeNode, TestRedis } from '@peregrine/testkit';
+import { freeLoopbackPort, startTestKubeNode, startTestLambda, startTestRedis } from '@peregrine/testkit';
+import type { TestKubeNode, TestLambda, TestRedis } from '@peregrine/testkit';
 import { createResponderHttpServer } from '../src/http.ts';
 import { parsePolicy } from '../src/policy.ts';
 import { createResponder } from '../src/responder.ts';
 import { captureAudit } from './audit-capture.ts';
 import { alertAbout } from './fixtures.ts';
+import { bundledHandlerFile } from './kube-helpers.ts';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..', '..', '..');
 const HUB_MAIN = join(repoRoot, 'apps', 'hub', 'src', 'main.ts');
 const NS = 'shop';
+const LAMBDA_NS = 'lambda-shop';
 
 let kube: TestKubeNode;
 let redis: TestRedis;
@@ -33,6 +35,7 @@ let responderServer: Server;
 let hub: ChildProcess;
 let hubUrl: string;
 let hubOutput = '';
+let lambda: TestLambda;
 
 async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -66,7 +69,16 @@ const runningContainerId = (pod: V1Pod | undefined): string | undefined => {
 
 before(async () => {
   [kube, redis] = await Promise.all([startTestKubeNode(), startTestRedis()]);
-  for (const ns of ['peregrine-responder', NS]) await kube.createNamespace(ns);
+  for (const ns of ['peregrine-responder', NS, LAMBDA_NS]) await kube.createNamespace(ns);
+  lambda = await startTestLambda({
+    handlerModule: await bundledHandlerFile(repoRoot),
+    env: {
+      PEREGRINE_RESPONDER_POLICY: JSON.stringify({ responderNamespace: 'peregrine-responder', namespaces: { allow: [LAMBDA_NS] }, responses: [{ name: 'kill-critical', match: { minimumPriority: 'critical' }, action: 'delete', gracePeriodSeconds: 0 }], cap: { configMapName: 'lambda-cap' } }),
+      PEREGRINE_KUBE_SERVER: kube.server,
+      PEREGRINE_KUBE_TOKEN: kube.adminToken,
+      PEREGRINE_KUBE_CA_FILE: kube.caFile,
+    },
+  });
   const responder = createResponder({
     policy: parsePolicy({ responderNamespace: 'peregrine-responder', namespaces: { allow: [NS] }, responses: [{ name: 'kill-critical', match: { minimumPriority: 'critical' }, action: 'delete', gracePeriodSeconds: 0 }] }),
     kubeConfig: kube.kubeConfig(),
@@ -85,15 +97,25 @@ before(async () => {
         responder: {
           type: 'webhook',
           settings: { address: `http://127.0.0.1:${(responderServer.address() as AddressInfo).port}/`, customHeaders: { Authorization: 'Bearer e2e-token-0123456789' } },
-          match: { minimumPriority: 'critical', fields: ['k8s.pod.name exists', 'k8s.ns.name exists'] },
+          match: { minimumPriority: 'critical', fields: ['k8s.pod.name exists', `k8s.ns.name = ${NS}`] },
           delivery: { maxBatch: 1 },
+        },
+        'responder-lambda': {
+          type: 'lambda',
+          settings: { functionName: lambda.functionName, endpoint: lambda.endpoint, region: 'us-east-1' },
+          match: { minimumPriority: 'critical', fields: ['k8s.pod.name exists', `k8s.ns.name = ${LAMBDA_NS}`] },
+          delivery: { maxBatch: 1, concurrency: 1 },
         },
       },
     }),
   );
   const port = await freeLoopbackPort();
   hubUrl = `http://127.0.0.1:${port}`;
-  hub = spawn(process.execPath, ['--import', 'tsx', HUB_MAIN, '--config', config, '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+  hub = spawn(process.execPath, ['--import', 'tsx', HUB_MAIN, '--config', config, '--port', String(port), '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: repoRoot,
+    env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDPEREGRINETEST', AWS_SECRET_ACCESS_KEY: 'peregrine-test-secret', AWS_REGION: 'us-east-1' },
+  });
   const keep = (chunk: Buffer) => {
     hubOutput = (hubOutput + chunk.toString()).slice(-20_000);
   };
@@ -112,17 +134,18 @@ after(async () => {
     await exited;
   }
   await new Promise<void>((r) => (responderServer ? responderServer.close(() => r()) : r()));
+  await lambda?.stop();
   await redis?.stop();
   await kube?.stop();
 });
 
-describe('end to end on a real node: hub → webhook → responder → pod killed', () => {
-  it('the Deployment pod is deleted, its process is gone from the host, the replacement runs', async (t) => {
+async function killThroughHub(namespace: string, via: string, diagnostic: (text: string) => void): Promise<void> {
+  /* one kill, observed */ {
     const kc = kube.kubeConfig();
     const core = kc.makeApiClient(CoreV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
     await apps.createNamespacedDeployment({
-      namespace: NS,
+      namespace,
       body: {
         metadata: { name: 'web' },
         spec: {
@@ -141,7 +164,7 @@ describe('end to end on a real node: hub → webhook → responder → pod kille
       },
     });
     const victim = await eventually('a running pod of the Deployment', async () => {
-      const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=web' });
+      const pods = await core.listNamespacedPod({ namespace, labelSelector: 'app=web' });
       return pods.items.find((p) => runningContainerId(p) !== undefined && !p.metadata?.deletionTimestamp);
     });
     const victimName = victim.metadata!.name!;
@@ -153,13 +176,13 @@ describe('end to end on a real node: hub → webhook → responder → pod kille
     // Watch the namespace's pods from now on.
     const events: Array<{ type: string; name: string; uid: string; phase?: string; at: number }> = [];
     const watch = await new Watch(kc).watch(
-      `/api/v1/namespaces/${NS}/pods`,
+      `/api/v1/namespaces/${namespace}/pods`,
       { resourceVersion: victim.metadata!.resourceVersion },
       (type: string, pod: V1Pod) => events.push({ type, name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '', phase: pod.status?.phase, at: Date.now() }),
       () => undefined,
     );
     try {
-      const alert = alertAbout({ namespace: NS, name: victimName, uid: victimUid });
+      const alert = alertAbout({ namespace, name: victimName, uid: victimUid });
       const postedAt = Date.now();
       assert.equal((await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert) })).status, 202);
       await eventually('the watch sees the pod deleted', () => events.some((e) => e.type === 'DELETED' && e.uid === victimUid) || undefined);
@@ -167,15 +190,24 @@ describe('end to end on a real node: hub → webhook → responder → pod kille
       await eventually('the container process gone from the host', () => pidsBefore.every((pid) => hostPidsOfContainer(containerId).indexOf(pid) < 0) || undefined);
       const goneAt = Date.now();
       const replacement = await eventually('the replacement running', async () => {
-        const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=web' });
+        const pods = await core.listNamespacedPod({ namespace, labelSelector: 'app=web' });
         return pods.items.find((p) => p.metadata?.uid !== victimUid && runningContainerId(p) !== undefined);
       });
       assert.notEqual(replacement.metadata?.uid, victimUid);
       assert.ok(events.some((e) => e.uid === replacement.metadata?.uid && e.type === 'ADDED'), 'the watch saw the replacement added');
-      t.diagnostic(`latency: POST → pod deleted (watch) ${deletedAt - postedAt} ms; POST → container process gone ${goneAt - postedAt} ms`);
-      console.log(JSON.stringify({ e2e: 'responder-webhook', postToDeletedMs: deletedAt - postedAt, postToProcessGoneMs: goneAt - postedAt }));
+      diagnostic(`${via}: latency: POST → pod deleted (watch) ${deletedAt - postedAt} ms; POST → container process gone ${goneAt - postedAt} ms`);
+      console.log(JSON.stringify({ e2e: `responder-${via}`, postToDeletedMs: deletedAt - postedAt, postToProcessGoneMs: goneAt - postedAt }));
     } finally {
       watch.abort();
     }
+  }
+}
+
+describe('end to end on a real node: a CRITICAL alert posted to the hub kills the Deployment pod', () => {
+  it('via the webhook destination and the HTTP form: pod deleted, process gone from the host, replacement running', async (t) => {
+    await killThroughHub(NS, 'webhook', (text) => t.diagnostic(text));
+  });
+  it('via the Lambda destination and the bundled zip under the emulator: the same', async (t) => {
+    await killThroughHub(LAMBDA_NS, 'lambda', (text) => t.diagnostic(text));
   });
 });
