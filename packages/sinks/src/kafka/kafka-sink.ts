@@ -161,12 +161,16 @@ export class KafkaSink implements Sink {
       // past recognising (new producer): its own retry finds out which.
       this.inDoubt = undefined;
       if (resent.result.kind === 'delivered') this.remember(earlier);
+      this.deps.logger.info({ alerts: earlier.length, result: resent.result.kind }, 'kafka: batch of unknown outcome sent again (the broker writes it or recognises it)');
     }
     const pending = prepared.filter((p) => !this.confirmed.delete(p.uuid));
     if (pending.length === 0) return { kind: 'delivered' };
     const { result, inDoubt } = await this.send(pending);
     if (result.kind === 'delivered' && caller.gaveUp) this.remember(pending);
-    if (inDoubt) this.inDoubt = [...pending];
+    if (inDoubt) {
+      this.inDoubt = [...pending];
+      this.deps.logger.warn({ alerts: pending.length, reason: result.kind === 'delivered' ? '' : result.reason }, 'kafka: produce failed with an unknown outcome; the batch is sent again, unchanged, before anything else');
+    }
     return result;
   }
 
