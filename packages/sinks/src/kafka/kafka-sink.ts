@@ -151,6 +151,8 @@ export class KafkaSink implements Sink {
   /** One produce turn; runs alone (see `queue`). */
   private async produceInTurn(prepared: readonly PreparedMessage[], caller: { gaveUp: boolean }): Promise<DeliveryResult> {
     if (this.closed) return { kind: 'retryable', reason: 'kafka: the sink is closed (hub shutting down)' };
+    // The hub stopped waiting before this turn came (brokers slow or away): its retry will bring the batch again.
+    if (caller.gaveUp) return { kind: 'retryable', reason: 'kafka: produce abandoned before it started' };
     if (this.inDoubt !== undefined) {
       const earlier = this.inDoubt;
       const resent = await this.send(earlier);
