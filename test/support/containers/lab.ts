@@ -25,7 +25,8 @@ export type LabImageName = keyof typeof LAB_IMAGES;
 
 /** What .dockerignore keeps out of the build context (kept in step with it by a test). */
 const CONTEXT_EXCLUDED = [/(^|\/)node_modules\//, /^\.cache\//, /^\.git\//, /^native\/build\//, /\.log$/, /^dump\.rdb$/, /^tmp\//, /^bench\//, /^docs\//,
-  /^docker-compose\.yml$/, /^(README|BENCHMARKS|DEVELOPERS)\.md$/, /^deploy\/docker\/README\.md$/, /^deploy\/lab\/[^/]+\.(yaml|env)$/, /^deploy\/lab\/rules\//];
+  /^docker-compose\.yml$/, /^(README|BENCHMARKS|DEVELOPERS)\.md$/, /^deploy\/docker\/README\.md$/, /^deploy\/lab\/[^/]+\.(yaml|env)$/, /^deploy\/lab\/rules\//,
+  /\.test\.ts$/, /^test\/e2e\//];
 
 /**
  * A hash of the build context (the repository's files, tracked and untracked but not
