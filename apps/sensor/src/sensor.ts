@@ -192,7 +192,7 @@ export class Sensor {
           metrics.batchEvents.observe(t.events);
           if (sensor) sensor.#lastBatchAt = Date.now();
         },
-      });
+      }, { containers, hold: { maxWaitMs: config.containers.alertWaitMs } });
       sensor = new Sensor(config, rules, source, evaluator, outputs, containers, logger, metrics, hostname);
       source.start(evaluator.onEvent);
       await sensor.#startServices();
@@ -388,6 +388,8 @@ export class Sensor {
     this.#drops?.check();
     this.#drops?.close();
     this.source.close();
+    // Alerts still waiting for container metadata go out as they are, before the outputs close.
+    this.evaluator.drainHeld();
     const problems: unknown[] = [];
     for (const [name, out] of this.outputs) {
       try {

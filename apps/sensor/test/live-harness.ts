@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import type { Alert } from '@peregrine/alert';
 import { SYSCALL_BY_NAME } from '@peregrine/native';
 import { pino } from 'pino';
+import { CriMetadataProvider, DockerMetadataProvider, type ContainerMetadataProvider, type LookupResult } from '../src/containers/index.ts';
 import { ContainerRegistry } from '../src/containers/registry.ts';
 import type { SyscallEvent } from '../src/extract/syscall-event.ts';
 import type { AlertOutput } from '../src/output/types.ts';
@@ -40,20 +41,33 @@ export interface RecordedAlert {
   readonly cmdline: string;
 }
 
-/** The in-memory AlertOutput: keeps every alert, tagged with the event being evaluated. */
+type Provenance = Omit<RecordedAlert, 'alert'>;
+
+/**
+ * The in-memory AlertOutput: keeps every alert in the order the outputs get
+ * them, tagged with where its event came from. Provenance is taken when the
+ * rule matches (the event is gone once an alert has waited for its
+ * container's metadata) and found again by the alert's uuid, which waiting
+ * keeps.
+ */
 class MemoryOutput implements AlertOutput {
   readonly recorded: RecordedAlert[] = [];
-  current: SyscallEvent | undefined;
+  readonly #raised = new Map<string, Provenance>();
   emitted = 0;
 
-  emit(alert: Alert): void {
-    this.emitted++;
-    const e = this.current;
-    if (!e) throw new Error('MemoryOutput: an alert arrived outside an event evaluation');
+  raised(alert: Alert, e: SyscallEvent): void {
     const lineage = [e.proc.pid];
     for (const a of e.ctx.processes.ancestors(e.proc)) lineage.push(a.pid);
     const p = e.proc;
-    this.recorded.push({ alert, pid: e.raw.pid, lineage, containerId: e.containerId, cmdline: [p.name, ...p.args].join(' ') });
+    this.#raised.set(alert.uuid, { pid: e.raw.pid, lineage, containerId: e.containerId, cmdline: [p.name, ...p.args].join(' ') });
+  }
+
+  emit(alert: Alert): void {
+    this.emitted++;
+    const from = this.#raised.get(alert.uuid);
+    if (!from) throw new Error(`MemoryOutput: alert ${alert.uuid} (${alert.rule}) was emitted but never raised`);
+    this.#raised.delete(alert.uuid);
+    this.recorded.push({ alert, ...from });
   }
 
   async flush(): Promise<void> {}
@@ -70,6 +84,37 @@ export interface LiveHarnessOptions {
   readonly containers?: { readonly dockerSockets?: readonly string[]; readonly criSockets?: readonly string[] };
   /** Falco rule_matching: all (every matching rule alerts). @defaultValue true, so one action's rules do not hide each other */
   readonly allMatches?: boolean;
+  /**
+   * A slow runtime: every metadata answer of the real providers (list and inspect) is held back
+   * until the promise this returns settles (a timer, or a gate the test opens).
+   */
+  readonly answerDelay?: () => Promise<void>;
+  /** How long an alert waits for its container's metadata (the sensor's containers.alertWaitMs). @defaultValue 2000 */
+  readonly alertWaitMs?: number;
+}
+
+/** A real provider whose every answer waits for `delay()`. */
+class SlowProvider implements ContainerMetadataProvider {
+  constructor(
+    readonly inner: ContainerMetadataProvider,
+    readonly delay: () => Promise<void>,
+  ) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  async list(): Promise<string[] | undefined> {
+    const r = await this.inner.list();
+    await this.delay();
+    return r;
+  }
+  async inspect(id: string): Promise<LookupResult> {
+    const r = await this.inner.inspect(id);
+    await this.delay();
+    return r;
+  }
+  close(): void {
+    this.inner.close();
+  }
 }
 
 /** Who an action is: a child of ours (its pid) or a process in a container (id + marker in its command line). */
@@ -90,13 +135,27 @@ export class LiveHarness {
   readonly registry: ContainerRegistry | undefined;
   readonly source: ProbeSource;
   readonly #output: MemoryOutput;
+  readonly #evaluator: ReturnType<typeof createEvaluator>;
 
-  private constructor(rules: SyscallRules, syscalls: string[], registry: ContainerRegistry | undefined, source: ProbeSource, output: MemoryOutput) {
+  private constructor(
+    rules: SyscallRules,
+    syscalls: string[],
+    registry: ContainerRegistry | undefined,
+    source: ProbeSource,
+    output: MemoryOutput,
+    evaluator: ReturnType<typeof createEvaluator>,
+  ) {
     this.rules = rules;
     this.syscalls = syscalls;
     this.registry = registry;
     this.source = source;
     this.#output = output;
+    this.#evaluator = evaluator;
+  }
+
+  /** What the wait for container metadata did so far. */
+  get holdStats() {
+    return this.#evaluator.hold?.stats();
   }
 
   static start(opts: LiveHarnessOptions): LiveHarness {
@@ -104,9 +163,19 @@ export class LiveHarness {
     const set = syscallsForRules(rules);
     const wanted = new Set([...set.syscalls, ...FD_STATE_SYSCALLS.filter((s) => SYSCALL_BY_NAME.has(s))]);
     const syscalls = [...SYSCALL_BY_NAME.keys()].filter((s) => wanted.has(s));
-    const registry = opts.containers
+    const c = opts.containers;
+    const delay = opts.answerDelay;
+    const providers: ContainerMetadataProvider[] | undefined =
+      c && delay !== undefined
+        ? [
+            ...(c.criSockets ?? []).map((s) => new SlowProvider(new CriMetadataProvider(s), delay)),
+            ...(c.dockerSockets ?? []).map((s) => new SlowProvider(new DockerMetadataProvider(s), delay)),
+          ]
+        : undefined;
+    const registry = c
       ? new ContainerRegistry({
-          engines: { docker: { sockets: [...(opts.containers.dockerSockets ?? [])] }, cri: { sockets: [...(opts.containers.criSockets ?? [])] } },
+          engines: { docker: { sockets: [...(c.dockerSockets ?? [])] }, cri: { sockets: [...(c.criSockets ?? [])] } },
+          providers,
           logger: pino({ level: 'silent' }),
         })
       : undefined;
@@ -118,16 +187,13 @@ export class LiveHarness {
       void registry?.close();
       throw err;
     }
-    const { onEvent } = createEvaluator(rules, [output]);
-    source.start((event) => {
-      output.current = event;
-      try {
-        onEvent(event);
-      } finally {
-        output.current = undefined;
-      }
+    const evaluator = createEvaluator(rules, [output], {
+      containers: registry,
+      hold: { maxWaitMs: opts.alertWaitMs ?? 2000 },
+      onRaised: (alert, event) => output.raised(alert, event),
     });
-    return new LiveHarness(rules, syscalls, registry, source, output);
+    source.start(evaluator.onEvent);
+    return new LiveHarness(rules, syscalls, registry, source, output, evaluator);
   }
 
   /** Every alert so far, with provenance. */
@@ -174,6 +240,7 @@ export class LiveHarness {
 
   async close(): Promise<void> {
     this.source.close();
+    this.#evaluator.drain();
     await this.registry?.close();
   }
 }

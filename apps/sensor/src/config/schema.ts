@@ -98,6 +98,9 @@ const containersSchema = z
     containerdNamespaces: z.array(z.string().min(1)).default(['default', 'k8s.io']).describe('containerd namespaces whose cgroups name plain containerd containers.'),
     pollIntervalMs: ms('How often the runtimes\' container lists are polled (new containers known before their first event); 0: never.').default(1000),
     maxEntries: positive('Containers remembered at most (least recently used go first).').default(4096),
+    alertWaitMs: ms(
+      'How long an alert of a container whose metadata is still being looked up waits for it (events never wait; alerts of the host and of known containers never wait; per container, alerts keep their order); 0: never wait.',
+    ).default(2000),
   })
   .strict();
 

@@ -6,8 +6,10 @@
 import type { Priority } from '@peregrine/alert';
 import { adaptiveSyscalls, DEFAULT_SYSCALLS } from '@peregrine/native';
 import { compileRules, loadRuleFiles, type CompiledRules, type LoadedRules } from '@peregrine/rules';
+import { hostname as osHostname } from 'node:os';
 import type { SyscallEvent } from '../extract/syscall-event.ts';
 import { syscallExtractor } from '../extract/syscall-extractor.ts';
+import { createAlertRerenderer, type AlertRerenderer } from './container-hold.ts';
 
 export interface SyscallRulesOptions {
   /** Hostname in alerts. */
@@ -18,7 +20,10 @@ export interface SyscallRulesOptions {
   readonly minimumPriority?: Priority;
 }
 
-export type SyscallRules = CompiledRules<SyscallEvent>;
+export type SyscallRules = CompiledRules<SyscallEvent> & {
+  /** Renders a rule's alert again from recorded values (alerts held for their container's metadata). */
+  readonly rerenderer?: AlertRerenderer;
+};
 
 /** Loads and compiles rules files for syscall events; errors name the file, line and column. */
 export function compileSyscallRules(files: readonly string[], opts: SyscallRulesOptions = {}): SyscallRules {
@@ -28,11 +33,13 @@ export function compileSyscallRules(files: readonly string[], opts: SyscallRules
 /** As compileSyscallRules, also returning what the loader found (warnings, counts). */
 export function loadSyscallRules(files: readonly string[], opts: SyscallRulesOptions = {}): { rules: SyscallRules; loaded: LoadedRules } {
   const loaded = loadRuleFiles([...files]);
-  const rules = compileRules(loaded, syscallExtractor(), {
-    hostname: opts.hostname,
+  const hostname = opts.hostname ?? osHostname();
+  const compiled = compileRules(loaded, syscallExtractor(), {
+    hostname,
     ruleMatching: opts.allMatches ? 'all' : 'first',
     minimumPriority: opts.minimumPriority,
   });
+  const rules: SyscallRules = Object.assign(compiled, { rerenderer: createAlertRerenderer(loaded.rules, { hostname }) });
   return { rules, loaded };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Alert } from '@peregrine/alert';
 import type { SyscallEvent } from '../extract/syscall-event.ts';
+import { ContainerAlertHold, type ContainerHoldOptions, type ContainerHoldStats, type ContainerWait } from './container-hold.ts';
 import type { AlertEmitter } from './evaluate.ts';
 import type { SyscallRules } from './rules.ts';
 
@@ -21,6 +22,12 @@ export interface SwappableEvaluatorHooks {
   onBatch?(timing: BatchTiming): void;
 }
 
+export interface SwappableEvaluatorOptions {
+  /** Alerts of containers whose metadata is being looked up wait for it, up to hold.maxWaitMs (0: never). */
+  readonly containers?: ContainerWait;
+  readonly hold?: ContainerHoldOptions;
+}
+
 export class SwappableEvaluator {
   #rules: SyscallRules;
   #inBatch: SyscallRules | undefined;
@@ -30,11 +37,23 @@ export class SwappableEvaluator {
   #alerts = 0;
   readonly #outputs: readonly AlertEmitter[];
   readonly #hooks: SwappableEvaluatorHooks;
+  readonly #hold: ContainerAlertHold | undefined;
 
-  constructor(rules: SyscallRules, outputs: readonly AlertEmitter[], hooks: SwappableEvaluatorHooks = {}) {
+  constructor(rules: SyscallRules, outputs: readonly AlertEmitter[], hooks: SwappableEvaluatorHooks = {}, opts: SwappableEvaluatorOptions = {}) {
     this.#rules = rules;
     this.#outputs = outputs;
     this.#hooks = hooks;
+    this.#hold = opts.containers && (opts.hold?.maxWaitMs ?? 1) > 0 ? new ContainerAlertHold(opts.containers, (a) => this.emit(a), opts.hold) : undefined;
+  }
+
+  /** Alerts waiting for their container's metadata, and what became of those that waited. */
+  get holdStats(): ContainerHoldStats | undefined {
+    return this.#hold?.stats();
+  }
+
+  /** Emits every alert still waiting for container metadata, as it is (the sensor is stopping). */
+  drainHeld(): void {
+    this.#hold?.drain();
   }
 
   /** The rules the next batch will use. A batch being walked keeps the set it started with. */
@@ -70,7 +89,11 @@ export class SwappableEvaluator {
     this.#events++;
     this.#batchEvents++;
     const alerts = rules.evaluate(event);
-    for (let i = 0; i < alerts.length; i++) this.emit(alerts[i]!);
+    const hold = this.#hold;
+    for (let i = 0; i < alerts.length; i++) {
+      if (hold) hold.offer(alerts[i]!, event, rules.rerenderer);
+      else this.emit(alerts[i]!);
+    }
   };
 
   readonly #endBatch = (): void => {
