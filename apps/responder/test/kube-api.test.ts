@@ -10,7 +10,9 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { startTestKubeApi, startTestLambda } from '@peregrine/testkit';
 import type { TestKube } from '@peregrine/testkit';
 import { deletePod, labelPod } from '../src/actions.ts';
@@ -186,7 +188,8 @@ describe('blast-radius cap', () => {
 
 describe('RBAC: exactly the documented Role (apps/responder/deploy/rbac.yaml)', () => {
   it('works in the allowed namespace; the API server refuses it elsewhere', async () => {
-    await kube.kubectl(['apply', '-f', '-'], { input: readFileSync(join(appDir, 'deploy', 'rbac.yaml'), 'utf8') });
+    const objects = KubernetesObjectApi.makeApiClient(kube.kubeConfig());
+    for (const doc of parseAllDocuments(readFileSync(join(appDir, 'deploy', 'rbac.yaml'), 'utf8'))) await objects.create(doc.toJSON() as KubernetesObject);
     const token = await kube.serviceAccountToken(RESPONDER_NS, 'peregrine-responder');
     await createPod(core, 'shop', 'rbac-1');
     await createPod(core, 'billing', 'rbac-2');
