@@ -376,6 +376,9 @@ async function startControlPlane(
         '--allow-privileged=true',
         // Without it, exec/logs resolve the node name through DNS, which does not know it.
         '--kubelet-preferred-address-types=InternalIP,Hostname',
+        // The `kubernetes` Service cannot point at a loopback address (the endpoint reconciler
+        // would log a refusal every 10 s); nothing here routes to it without kube-proxy.
+        '--endpoint-reconciler-type=none',
         '--profiling=false',
         '--v=1',
       ],
