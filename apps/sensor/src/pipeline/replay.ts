@@ -3,10 +3,9 @@
  * state, extractor and evaluation as the live sensor, fed by the capture file
  * source instead of the probe.
  */
-import { CaptureReader, type ProbeStats } from '@peregrine/native';
+import { CaptureReader, ChunkType, type ProbeStats } from '@peregrine/native';
 import type { BatchWalkStats } from '../sources/batch-walk.ts';
 import { BatchWalker } from '../sources/batch-walk.ts';
-import { captureEvents } from '../sources/capture-file.ts';
 import { captureContext } from '../sources/context.ts';
 import { createEvaluator, type AlertEmitter } from './evaluate.ts';
 import { compileSyscallRules } from './rules.ts';
@@ -41,7 +40,10 @@ export async function replayCapture(opts: ReplayOptions): Promise<ReplaySummary>
     const rules = compileSyscallRules(opts.rules, { hostname: opts.hostname ?? ctx.hostname, allMatches: opts.allMatches });
     const walker = new BatchWalker(ctx);
     const { onEvent, stats } = createEvaluator(rules, opts.outputs);
-    for await (const ev of captureEvents(reader, walker)) onEvent(ev);
+    // One await per chunk, not per event: the walk over a chunk's records is synchronous.
+    for await (const chunk of reader.chunks()) {
+      if (chunk.type === ChunkType.EVENTS) walker.walk(chunk.payload, onEvent);
+    }
     return {
       events: stats.events,
       alerts: stats.alerts,

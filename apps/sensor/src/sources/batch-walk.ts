@@ -7,7 +7,7 @@
  * length field cannot be trusted, the rest of that batch is skipped (there is
  * no way to find the next record) and its bytes are counted as dropped.
  */
-import { newDecodeStats, records, type DecodeStats } from '@peregrine/native';
+import { forEachRecord, newDecodeStats, records, type DecodeStats, type RawEvent } from '@peregrine/native';
 import { SyscallEvent, type SyscallContext } from '../extract/syscall-event.ts';
 
 export interface BatchWalkStats {
@@ -48,7 +48,20 @@ export class BatchWalker {
 
   /** Calls `onEvent` for every syscall record of the batch, after its state is applied. */
   walk(batch: Buffer, onEvent: (event: SyscallEvent) => void): void {
-    for (const ev of this.events(batch)) onEvent(ev);
+    // A plain callback walk, not the generator below: resuming a generator per
+    // record cost ~10 % of a replay's CPU in profiles.
+    const decode = this.#decode;
+    const processes = this.ctx.processes;
+    const ctx = this.ctx;
+    const onRecord = (raw: RawEvent): void => {
+      const proc = processes.apply(raw);
+      if (raw.kind === 'syscall') {
+        this.#events++;
+        // The record's ordinal in this run: the decoder has already counted it.
+        onEvent(new SyscallEvent(raw, decode.records, proc, ctx));
+      }
+    };
+    forEachRecord(batch, onRecord, decode);
   }
 
   /**
