@@ -85,7 +85,7 @@ export interface OpenHow {
   readonly resolve: number;
 }
 
-/** One decoded record. Optional fields are present only when the record carried them. */
+/** One decoded record. Optional fields are undefined unless the record carried them. */
 export interface RawEvent {
   readonly kind: EventKind;
   /** Syscall name for syscall records; 'procexec' | 'clone' | 'procexit' for sched records. */
@@ -338,6 +338,27 @@ export function decodeRecord(buf: Buffer, dv: DataView, off: number): RawEvent {
     args: readArgs(dv, off + H.args),
     truncated: (hflags & HeaderFlag.TRUNCATED) !== 0,
     thread: (hflags & HeaderFlag.THREAD) !== 0,
+    // Every optional field exists on every record (undefined unless its blob
+    // came): one object shape for all records keeps property reads in the
+    // state, extractor and rules code monomorphic (adding them per blob made
+    // a new hidden class per combination).
+    path0: undefined,
+    path1: undefined,
+    base0: undefined,
+    base1: undefined,
+    sockaddr: undefined,
+    tuple: undefined,
+    filename: undefined,
+    argv: undefined,
+    env: undefined,
+    cwd: undefined,
+    exec: undefined,
+    cgroup: undefined,
+    cgroupPath: undefined,
+    str: undefined,
+    fdPath: undefined,
+    openHow: undefined,
+    fds: undefined,
   };
   const nblobs = dv.getUint16(off + H.nblobs, true);
   let p = off + HEADER_SIZE;
