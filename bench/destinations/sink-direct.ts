@@ -1,0 +1,80 @@
+// Profiling aid for bench/destinations (not a phase of it): one sink, no hub, no Redis, delivering
+// pre-encoded alerts in hub-sized batches straight to the real server, to split "through the
+// hub" into the sink client's CPU, the server's CPU and what is left for the hub.
+// node --import tsx bench/destinations/sink-direct.ts <kafka|opensearch|webhook> [alerts] [batch] [concurrency]
+// (add --cpu-prof after `node` for a profile of the client side).
+import { cpuUsage } from 'node:process';
+import { encodeAlert, createSink, decodeAlert } from '@peregrine/sinks';
+import type { Sink } from '@peregrine/sinks';
+import type { Alert } from '@peregrine/alert';
+import pino from 'pino';
+import { freeLoopbackPort, startTestKafka, startTestOpenSearch } from '@peregrine/testkit';
+import { falcoAlertWithUuid } from '../hub/alerts.ts';
+import { cpuMs, startServer, stop } from '../hub/processes.ts';
+import { kafkaTopicCounter, openSearchCounter, receiverCounter } from './counters.ts';
+import type { DeliveryCounter } from './counters.ts';
+import { fileURLToPath } from 'node:url';
+
+const [kind = 'kafka', alertsArg = '50000', batchArg = '500', concurrencyArg = '8'] = process.argv.slice(2);
+const total = Number(alertsArg);
+const batchSize = Number(batchArg);
+const concurrency = Number(concurrencyArg);
+const logger = pino({ level: 'warn' });
+const encoded = Array.from({ length: total }, (_, i) => encodeAlert(decodeAlert(JSON.stringify(falcoAlertWithUuid(i + 1)))));
+const batches: string[][] = [];
+for (let i = 0; i < total; i += batchSize) batches.push(encoded.slice(i, i + batchSize));
+
+let sink: Sink;
+let counter: DeliveryCounter;
+let serverPid: number;
+let stopServer: () => Promise<void>;
+if (kind === 'kafka') {
+  const kafka = await startTestKafka({ jvmTuning: 'throughput' });
+  counter = await kafkaTopicCounter(kafka.brokers, 'direct', 3);
+  sink = createSink('kafka', { brokers: kafka.brokers, topic: 'direct' }, { logger }, 'direct');
+  serverPid = kafka.pid;
+  stopServer = () => kafka.stop();
+} else if (kind === 'opensearch') {
+  const node = await startTestOpenSearch({ jvmTuning: 'throughput' });
+  counter = openSearchCounter(node.url, 'direct');
+  sink = createSink('opensearch', { url: node.url, index: 'direct', numberOfShards: 1, numberOfReplicas: 0 }, { logger }, 'direct');
+  serverPid = node.pid;
+  stopServer = () => node.stop();
+} else {
+  const port = await freeLoopbackPort();
+  const receiver = await startServer(fileURLToPath(new URL('./receiver-server.ts', import.meta.url)), [String(port)]);
+  counter = receiverCounter(`http://127.0.0.1:${port}`);
+  sink = createSink('webhook', { address: `http://127.0.0.1:${port}/in`, batchAsArray: true }, { logger }, 'direct');
+  serverPid = receiver.pid ?? 0;
+  stopServer = () => stop(receiver);
+}
+
+/** What the hub hands the sink: the queued text when the sink takes it, else the decoded alerts. */
+const deliverOne = async (batch: string[]) => {
+  const ctx = { signal: AbortSignal.timeout(30_000) };
+  const r = sink.deliverEncoded ? await sink.deliverEncoded(batch, ctx) : await sink.deliver(batch.map(decodeAlert) as Alert[], ctx);
+  if (r.kind !== 'delivered') throw new Error(JSON.stringify(r));
+};
+// Warm-up: the connection, the index template, JIT.
+for (const b of batches.slice(0, 4)) await deliverOne(b);
+const rest = batches.slice(4);
+const alerts = rest.reduce((n, b) => n + b.length, 0);
+const client0 = cpuUsage();
+const server0 = cpuMs(serverPid);
+const start = performance.now();
+let next = 0;
+await Promise.all(
+  Array.from({ length: concurrency }, async () => {
+    while (next < rest.length) await deliverOne(rest[next++]);
+  }),
+);
+const seconds = (performance.now() - start) / 1000;
+const client = cpuUsage(client0);
+const serverMs = cpuMs(serverPid) - server0;
+const perK = (ms: number) => ((ms / alerts) * 1000).toFixed(1);
+console.log(
+  `${kind} direct: ${Math.round(alerts / seconds)} alerts/s (batch ${batchSize}, concurrency ${concurrency}); CPU ms per 1000: client ${perK((client.user + client.system) / 1000)}, server ${perK(serverMs)}; server holds ${await counter.finalCount()} of ${total}`,
+);
+await sink.close();
+await counter.close();
+await stopServer();
