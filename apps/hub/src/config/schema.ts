@@ -243,7 +243,12 @@ export const hubConfigSchema = z
           .describe('Key prefix of every queue and set.'),
         dataDir: z.string().default('.cache/hub-redis').describe('Data folder of the embedded redis-server (AOF on).'),
         embeddedPort: z.number().int().min(0).max(65535).default(0).describe('Port of the embedded redis-server; 0 picks a free one.'),
-        lockDurationMs: z.number().int().positive().default(15_000).describe('A job whose hub dies is re-delivered after about this long.'),
+        lockDurationMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(5000)
+          .describe('Lock on a job being delivered, renewed every half of it; a hub process that dies (SIGKILL, crash) has its in-flight jobs delivered again by another hub within about 1.5× this (its locks run out, then the stalled check, every half of it, moves them back). Shorter costs more Redis calls per destination and hub process.'),
       })
       .strict()
       .default({}),

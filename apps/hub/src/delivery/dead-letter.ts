@@ -1,7 +1,7 @@
 import { fieldsHoldBigInt, parseJsonExact, stringifyJsonExact } from '@peregrine/alert';
 import { createHash } from 'node:crypto';
 import type { Alert } from '@peregrine/alert';
-import { encodeAlert } from '@peregrine/sinks';
+import { queuedForm } from './delivery-jobs.ts';
 import type { HubKeys } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/connection.ts';
 
@@ -28,7 +28,7 @@ export interface DeadLetterEntry {
  * the bare uuid as field; they are read, replayed and removed the same way.
  */
 export function deadLetterId(alert: Alert): string {
-  return `${alert.uuid}~${createHash('sha256').update(encodeAlert(alert)).digest('base64url').slice(0, 16)}`;
+  return `${alert.uuid}~${createHash('sha256').update(queuedForm(alert)).digest('base64url').slice(0, 16)}`;
 }
 
 /**

@@ -10,9 +10,9 @@ import type { RedisClient } from '../redis/connection.ts';
 import type { HubKeys } from '../redis/keys.ts';
 import { RetryableDeliveryError, retryDelayMs } from './backoff.ts';
 import type { DeadLetterEntry, DeadLetterStore } from './dead-letter.ts';
-import { DELIVER_JOB, SUMMARY_JOB, deliveryJobOptions, queuedAlertObject } from './job-data.ts';
+import { SUMMARY_JOB, deliveryJobOptions, queuedAlertObject } from './job-data.ts';
 import type { DeliveryJobData, QueuedAlert } from './job-data.ts';
-import { encodeAlert } from '@peregrine/sinks';
+import { deliveryJobs, queuedForm } from './delivery-jobs.ts';
 import { Throttle } from './throttle.ts';
 
 export interface DestinationWorkerOptions {
@@ -59,8 +59,11 @@ export class DestinationWorker {
       concurrency: o.delivery.concurrency,
       // BullMQ's limiter counts jobs (deliveries) per interval in Redis, so it holds across hub processes.
       ...(o.delivery.rateLimit === undefined ? {} : { limiter: { max: o.delivery.rateLimit.max, duration: o.delivery.rateLimit.perMs } }),
+      // The lock is renewed every lockDuration/2; a dead hub's lock runs out within lockDuration and the
+      // next stalled check (one per queue every stalledInterval, across all hubs) moves its jobs back:
+      // re-delivery within ~1.5 x lockDuration of a SIGKILL (docs/hub.md, test/recovery.test.ts).
       lockDuration: o.lockDurationMs,
-      stalledInterval: o.lockDurationMs,
+      stalledInterval: Math.max(500, Math.floor(o.lockDurationMs / 2)),
       // A hub killed mid-delivery must not turn into a lost alert: stalls re-deliver, they never fail the job.
       maxStalledCount: 1000,
       settings: { backoffStrategy: (attemptsMade, _type, err) => retryDelayMs(attemptsMade, o.delivery, err) },
@@ -70,11 +73,7 @@ export class DestinationWorker {
 
   /** Adds alerts as fresh jobs (dead-letter replay). */
   async requeue(alerts: readonly Alert[]): Promise<void> {
-    const jobs = [];
-    for (let i = 0; i < alerts.length; i += this.o.delivery.maxBatch) {
-      const data: DeliveryJobData = { alerts: alerts.slice(i, i + this.o.delivery.maxBatch).map(encodeAlert), receivedAt: Date.now() };
-      jobs.push({ name: DELIVER_JOB, data, opts: deliveryJobOptions() });
-    }
+    const jobs = deliveryJobs(alerts, this.o.delivery.maxBatch, Date.now());
     if (jobs.length > 0) await this.queue.addBulk(jobs);
     this.o.metrics.queued.inc(this.labels, alerts.length);
   }
@@ -99,7 +98,7 @@ export class DestinationWorker {
       const outcome = await this.throttle.filter(alerts.map(queuedAlertObject), job.id);
       if (outcome.suppressed > 0) this.o.metrics.suppressed.inc(this.labels, outcome.suppressed);
       for (const first of outcome.firstSuppressed) {
-        const summary = { key: first.key, sample: encodeAlert(first.alert), uuid: randomUUID() };
+        const summary = { key: first.key, sample: queuedForm(first.alert), uuid: randomUUID() };
         // jobId from this job and the alert that opened suppression: a retried job schedules it once,
         // and another alert reusing that uuid (the sender picks it) does not cancel this summary.
         // A digest: BullMQ refuses job ids with ':', which a uuid may hold.

@@ -1,11 +1,9 @@
 import type { Alert } from '@peregrine/alert';
-import { encodeAlert } from '@peregrine/sinks';
 import type { FlowJob, FlowProducer } from 'bullmq';
 import type { HubKeys } from '../redis/keys.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Router, Routed } from '../routing/router.ts';
-import { DELIVER_JOB, deliveryJobOptions } from '../delivery/job-data.ts';
-import type { DeliveryJobData } from '../delivery/job-data.ts';
+import { deliveryJobs, queuedForm } from '../delivery/delivery-jobs.ts';
 
 interface Pending {
   readonly alerts: readonly Alert[];
@@ -133,7 +131,7 @@ export class GroupCommit {
     const encode = (alert: Alert): string => {
       let text = encoded.get(alert);
       if (text === undefined) {
-        text = encodeAlert(alert);
+        text = queuedForm(alert);
         encoded.set(alert, text);
       }
       return text;
@@ -141,10 +139,8 @@ export class GroupCommit {
     for (const route of this.router.routes) {
       const alerts = routed.get(route.destination);
       if (alerts === undefined) continue;
-      for (let i = 0; i < alerts.length; i += route.maxBatch) {
-        const data: DeliveryJobData = { alerts: alerts.slice(i, i + route.maxBatch).map(encode), receivedAt };
-        flows.push({ name: DELIVER_JOB, queueName: this.keys.queueName(route.destination), data, opts: deliveryJobOptions() });
-      }
+      const queueName = this.keys.queueName(route.destination);
+      for (const job of deliveryJobs(alerts, route.maxBatch, receivedAt, encode)) flows.push({ ...job, queueName });
     }
     if (flows.length > 0) await withTimeout(this.producer.addBulk(flows), this.options.timeoutMs);
     return routed;
