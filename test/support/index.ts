@@ -28,5 +28,5 @@ export type { TestKube, TestKubeNode, TestKubeApiOptions, TestKubeNodeOptions, S
 export { prepareKubeBinaries, kubeBinariesDir, kubeVersion, etcdVersion } from './kube-binaries.ts';
 export type { KubeBinaries } from './kube-binaries.ts';
 export type { JvmTuning } from './server-process.ts';
-export { prepareHelm, runHelm, helmOk, helmTemplate, helmBinaryDir, helmVersion, peregrineChartDir } from './helm.ts';
-export type { HelmResult } from './helm.ts';
+export { prepareHelm, runHelm, helmOk, helmTemplate, helmBinaryDir, helmVersion, peregrineChartDir, prepareChartImages, importImagesForKubelet } from './helm.ts';
+export type { HelmResult, ChartImages } from './helm.ts';

@@ -111,6 +111,12 @@ lookup) or a fresh one, so upgrades keep tokens and passwords. (dict "ctx" $ "se
 {{- if and (eq .Values.redis.mode "cluster") (not .Values.redis.cluster.nodes) -}}
 {{- fail "redis.cluster.nodes: at least one {host, port} is required with redis.mode cluster" -}}
 {{- end -}}
+{{- if and .Values.hub.auth.token (lt (len .Values.hub.auth.token) 16) -}}
+{{- fail "hub.auth.token: use at least 16 characters (the hub refuses shorter tokens), or leave it empty to have one generated" -}}
+{{- end -}}
+{{- if and .Values.responder.token (lt (len .Values.responder.token) 16) -}}
+{{- fail "responder.token: use at least 16 characters, or leave it empty to have one generated" -}}
+{{- end -}}
 {{- if lt (int .Values.hub.replicas) 1 -}}
 {{- fail "hub.replicas: must be at least 1 (2 or more keep ingest up during a restart)" -}}
 {{- end -}}
