@@ -55,6 +55,8 @@ interface PhaseResult {
   readonly deliveredPerSec: number;
   readonly accepted: number;
   readonly refused: number;
+  /** Failed delivery attempts (alerts) the hub counted (retried: timeouts, 429s…), from its /metrics. */
+  readonly failedAttempts: number;
   /** Server count at the end minus every alert accepted in the phase (warm-up included): 0, or batches wrk stopped before it saw answered (at most one per connection and wrk run). */
   readonly surplus: number;
   /** CPU ms per 1000 alerts over the measured window. */
@@ -126,6 +128,14 @@ async function settle(counter: DeliveryCounter, base: number, count: number, qui
     last = now;
     await new Promise((r) => setTimeout(r, quietMs));
   }
+}
+
+/** Sum of peregrine_hub_delivery_failures_total (every kind) in the hub's Prometheus text. */
+async function failedDeliveryAttempts(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^peregrine_hub_delivery_failures_total\{[^}]*\} (\S+)$/gm)) sum += Number(m[1]);
+  return sum;
 }
 
 interface Servers {
@@ -218,7 +228,7 @@ async function runPhase(name: PhaseName, round: number, servers: Servers): Promi
     const surplus = final - everyAccepted;
     // wrk stops with requests in flight: each of its two runs may leave one batch per connection that the hub accepted unseen.
     if (surplus < 0 || surplus > 2 * CONNECTIONS * BATCH) throw new Error(`${name}: the server holds ${final} alerts, ${everyAccepted} were accepted`);
-    return { ...result, surplus };
+    return { ...result, surplus, failedAttempts: await failedDeliveryAttempts(`http://127.0.0.1:${port}/metrics`) };
   } finally {
     if (hub) await stop(hub);
     await counter.close();
@@ -275,7 +285,7 @@ for (const p of PHASES) {
   console.log(`${PHASE_TITLES[p]}:`);
   console.log(`  accepted ${spread((r) => r[p].acceptedPerSec)} alerts/s, delivered ${spread((r) => r[p].deliveredPerSec)} alerts/s${ratio}`);
   console.log(
-    `  CPU ms per 1000 alerts: hub ${spread((r) => r[p].hubCpuMsPer1k, 1)}, Redis ${spread((r) => r[p].redisCpuMsPer1k, 1)}, server ${spread((r) => r[p].serverCpuMsPer1k, 1)}; refused ${rounds.reduce((n, r) => n + r[p].refused, 0)}; at the server beyond the accepted: ${rounds.map((r) => r[p].surplus).join(', ')}`,
+    `  CPU ms per 1000 alerts: hub ${spread((r) => r[p].hubCpuMsPer1k, 1)}, Redis ${spread((r) => r[p].redisCpuMsPer1k, 1)}, server ${spread((r) => r[p].serverCpuMsPer1k, 1)}; refused ${rounds.reduce((n, r) => n + r[p].refused, 0)}; failed delivery attempts (retried) ${rounds.map((r) => r[p].failedAttempts).join(', ')}; at the server beyond the accepted: ${rounds.map((r) => r[p].surplus).join(', ')}`,
   );
 }
 const target = (p: PhaseName) => median(rounds.map((r) => r[p].deliveredPerSec / r.webhook.deliveredPerSec));

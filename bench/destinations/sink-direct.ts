@@ -31,13 +31,13 @@ let stopServer: () => Promise<void>;
 if (kind === 'kafka') {
   const kafka = await startTestKafka({ jvmTuning: 'throughput' });
   counter = await kafkaTopicCounter(kafka.brokers, 'direct', 3);
-  sink = createSink('kafka', { brokers: kafka.brokers, topic: 'direct' }, { logger }, 'direct');
+  sink = createSink('kafka', { brokers: kafka.brokers, topic: 'direct', timeoutMs: 30_000 }, { logger }, 'direct');
   serverPid = kafka.pid;
   stopServer = () => kafka.stop();
 } else if (kind === 'opensearch') {
   const node = await startTestOpenSearch({ jvmTuning: 'throughput' });
   counter = openSearchCounter(node.url, 'direct');
-  sink = createSink('opensearch', { url: node.url, index: 'direct', numberOfShards: 1, numberOfReplicas: 0 }, { logger }, 'direct');
+  sink = createSink('opensearch', { url: node.url, index: 'direct', numberOfShards: 1, numberOfReplicas: 0, timeoutMs: 30_000 }, { logger }, 'direct');
   serverPid = node.pid;
   stopServer = () => node.stop();
 } else {
@@ -50,13 +50,16 @@ if (kind === 'kafka') {
 }
 
 /** What the hub hands the sink: the queued text when the sink takes it, else the decoded alerts. */
-const deliverOne = async (batch: string[]) => {
-  const ctx = { signal: AbortSignal.timeout(30_000) };
-  const r = sink.deliverEncoded ? await sink.deliverEncoded(batch, ctx) : await sink.deliver(batch.map(decodeAlert) as Alert[], ctx);
-  if (r.kind !== 'delivered') throw new Error(JSON.stringify(r));
+const deliverOne = async (batch: string[], attempts = 1) => {
+  for (let attempt = 1; ; attempt++) {
+    const ctx = { signal: AbortSignal.timeout(30_000) };
+    const r = sink.deliverEncoded ? await sink.deliverEncoded(batch, ctx) : await sink.deliver(batch.map(decodeAlert) as Alert[], ctx);
+    if (r.kind === 'delivered') return;
+    if (r.kind === 'permanent' || attempt >= attempts) throw new Error(JSON.stringify(r));
+  }
 };
-// Warm-up: the connection, the index template, JIT.
-for (const b of batches.slice(0, 4)) await deliverOne(b);
+// Warm-up: the connection, the index template, JIT (a cold server on a busy machine may need a retry, as the hub would do).
+for (const b of batches.slice(0, 4)) await deliverOne(b, 5);
 const rest = batches.slice(4);
 const alerts = rest.reduce((n, b) => n + b.length, 0);
 const client0 = cpuUsage();
