@@ -155,7 +155,9 @@ describe('cgroup path (the cpu controller\'s v1 hierarchy, or cgroup v2 when tha
   /** Runs sysc inside `cgroup` (moved there by a shell that then execs it) and returns sysc's exec record. */
   async function execIn(cgroup: string): Promise<{ sysc: RawEvent; shell: RawEvent }> {
     const wrapper = ['sh', '-c', `echo $$ > ${join(cgroup, 'cgroup.procs')} && exec "$0" "$@"`];
-    const r = await runHelper(['mkdir', 'cg-marker', '0755'], dir, sink, wrapper);
+    // A small environment: under `npm test` the inherited one is long enough to be cut short,
+    // which sets the record's truncated flag that this test reads for the cgroup path.
+    const r = await runHelper(['mkdir', 'cg-marker', '0755'], dir, sink, wrapper, undefined, { PATH: process.env.PATH });
     const evs = await sink.untilExit(r.pid);
     rmSync(join(dir, 'cg-marker'), { recursive: true, force: true });
     const execs = evs.filter((e) => e.kind === 'exec');

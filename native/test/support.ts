@@ -27,7 +27,8 @@ export interface HelperRun {
 
 /**
  * Runs sysc with `args`; `wrapper` (e.g. a setpriv command line) execs it in place, same pid;
- * `exe` runs it through another path (a symlink gives the task another comm).
+ * `exe` runs it through another path (a symlink gives the task another comm); `env` replaces
+ * the environment (records carry it, and a large one, e.g. under `npm test`, is cut short).
  */
 export function runHelper(
   args: readonly string[],
@@ -35,10 +36,11 @@ export function runHelper(
   sink?: EventSink,
   wrapper: readonly string[] = [],
   exe: string = SYSC,
+  env?: NodeJS.ProcessEnv,
 ): Promise<HelperRun> {
   return new Promise((resolve, reject) => {
     const argv = [...wrapper, exe, ...args];
-    const child = spawn(argv[0], argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Registered before any batch can be delivered (batches arrive on later ticks).
     if (sink && child.pid !== undefined) sink.watch(child.pid);
     let out = '';
