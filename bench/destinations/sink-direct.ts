@@ -28,6 +28,7 @@ let sink: Sink;
 let counter: DeliveryCounter;
 let serverPid: number;
 let stopServer: () => Promise<void>;
+let openSearchUrl = '';
 if (kind === 'kafka') {
   const kafka = await startTestKafka({ jvmTuning: 'throughput' });
   counter = await kafkaTopicCounter(kafka.brokers, 'direct', 3);
@@ -39,6 +40,7 @@ if (kind === 'kafka') {
   counter = openSearchCounter(node.url, 'direct');
   sink = createSink('opensearch', { url: node.url, index: 'direct', numberOfShards: 1, numberOfReplicas: 0, timeoutMs: 30_000 }, { logger }, 'direct');
   serverPid = node.pid;
+  openSearchUrl = node.url;
   stopServer = () => node.stop();
 } else {
   const port = await freeLoopbackPort();
@@ -60,6 +62,11 @@ const deliverOne = async (batch: string[], attempts = 1) => {
 };
 // Warm-up: the connection, the index template, JIT (a cold server on a busy machine may need a retry, as the hub would do).
 for (const b of batches.slice(0, 4)) await deliverOne(b, 5);
+// Experiment knob: OpenSearch's refresh interval for the measured part (SINK_DIRECT_REFRESH=30s; default 1s).
+if (kind === 'opensearch' && process.env.SINK_DIRECT_REFRESH !== undefined) {
+  const answer = await fetch(`${openSearchUrl}/direct-*/_settings`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ index: { refresh_interval: process.env.SINK_DIRECT_REFRESH } }) });
+  if (!answer.ok) throw new Error(`refresh_interval: ${answer.status} ${await answer.text()}`);
+}
 const rest = batches.slice(4);
 const alerts = rest.reduce((n, b) => n + b.length, 0);
 const client0 = cpuUsage();
