@@ -166,7 +166,8 @@ function ipv4(b: Uint8Array, off: number): string {
   return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
 }
 
-function ipv6(b: Uint8Array, off: number): string {
+/** An IPv6 address as inet_ntop prints it, from 16 bytes at `off` (network order). */
+export function ipv6Text(b: ArrayLike<number>, off = 0): string {
   const parts: string[] = [];
   for (let i = 0; i < 16; i += 2) parts.push(((b[off + i] << 8) | b[off + i + 1]).toString(16));
   // Compress the longest run of zero groups, as inet_ntop does.
@@ -202,7 +203,7 @@ function decodeSockAddr(buf: Buffer, off: number, len: number): SockAddr | undef
     return { family: 'ipv4', port: buf.readUInt16BE(off + 2), addr: ipv4(buf, off + 4) };
   }
   if (family === 10 && len >= 24) {
-    return { family: 'ipv6', port: buf.readUInt16BE(off + 2), addr: ipv6(buf, off + 8) };
+    return { family: 'ipv6', port: buf.readUInt16BE(off + 2), addr: ipv6Text(buf, off + 8) };
   }
   if (family === 1) {
     let end = off + 2;
@@ -222,7 +223,7 @@ function decodeTuple(buf: Buffer, off: number): SockTuple {
   const sport = buf.readUInt16LE(off + TupleOffset.sport);
   const dport = buf.readUInt16LE(off + TupleOffset.dport);
   const proto = buf.readUInt16LE(off + TupleOffset.proto);
-  const addr = (o: number): string => (family === 'ipv4' ? ipv4(buf, o) : family === 'ipv6' ? ipv6(buf, o) : '');
+  const addr = (o: number): string => (family === 'ipv4' ? ipv4(buf, o) : family === 'ipv6' ? ipv6Text(buf, o) : '');
   return {
     family,
     proto,

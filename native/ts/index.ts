@@ -31,6 +31,7 @@ export {
 export {
   decodeBatch,
   decodeRecord,
+  ipv6Text,
   forEachRecord,
   countRecords,
   records,

@@ -7,7 +7,7 @@
  * per fd): a seeded fd is assumed to survive exec.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { readProcess, snapshotProcesses } from '@peregrine/native';
+import { ipv6Text, readProcess, snapshotProcesses } from '@peregrine/native';
 import type { FdInfo, FdType, SocketEnds } from './fd-table.ts';
 import { resolvePath } from './paths.ts';
 import type { SeedProcess } from './process-table.ts';
@@ -33,29 +33,7 @@ function hexIp(hex: string): string {
     const n = parseInt(hex.slice(w * 8, w * 8 + 8), 16);
     bytes.push(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
   }
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
-  return compressIpv6(groups);
-}
-
-function compressIpv6(parts: string[]): string {
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (parts[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && parts[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return parts.join(':');
-  return `${parts.slice(0, best).join(':')}::${parts.slice(best + bestLen).join(':')}`;
+  return ipv6Text(bytes);
 }
 
 function tryRead(path: string): string | undefined {
