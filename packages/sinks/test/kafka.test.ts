@@ -97,25 +97,48 @@ describe('kafka sink (real broker)', () => {
 
   it('deliveries the hub gave up on (before or during their produce) and their retries leave exactly one copy', { timeout: 120_000 }, async () => {
     const sink = make({ topic: 'falco-abandoned' });
-    // Connected first, so the abandoned produce below is likely in flight when the hub gives up.
+    // Connected first, so the produces below go straight to the broker.
     assert.deepEqual(await sink.deliver([alertWith({ uuid: 'a-0' })], ctx()), { kind: 'delivered' });
-    const batch = [alertWith({ uuid: 'a-1' }), alertWith({ uuid: 'a-2' })];
-    const controller = new AbortController();
-    const first = sink.deliver(batch, ctx(controller.signal));
-    setTimeout(() => controller.abort(new Error('delivery timeout')), 2);
-    const abandoned = await first;
-    // Either the produce finished before the abort (delivered) or the hub gave up on it.
-    if (abandoned.kind !== 'delivered') assert.match(abandoned.reason, /abandoned \(delivery timeout\)/);
-    assert.deepEqual(await sink.deliver(batch, ctx()), { kind: 'delivered' });
-    assert.deepEqual(await sink.deliver([alertWith({ uuid: 'a-3' })], ctx()), { kind: 'delivered' });
-    const got = await consume(kafka.brokers, ['falco-abandoned'], 4);
-    assert.deepEqual(got.map((m) => m.headers.uuid).sort(), ['a-0', 'a-1', 'a-2', 'a-3']);
+
+    // Given up before its turn: the abort comes in the same tick as the call, so nothing is sent.
+    const before = new AbortController();
+    const early = sink.deliver([alertWith({ uuid: 'a-1' })], ctx(before.signal));
+    before.abort(new Error('delivery timeout'));
+    const earlyResult = await early;
+    assert.equal(earlyResult.kind, 'retryable');
+    assert.match(earlyResult.kind === 'retryable' ? earlyResult.reason : '', /abandoned \(delivery timeout\)/);
+
+    // Given up during its produce: the broker is frozen (SIGSTOP) while the
+    // request is on the wire, the hub gives up, the broker then writes it.
+    // A real timer race would decide this by chance on a loaded machine.
+    const batch = [alertWith({ uuid: 'a-2' }), alertWith({ uuid: 'a-3' })];
+    const during = new AbortController();
+    process.kill(kafka.pid, 'SIGSTOP');
+    let resumed = false;
+    try {
+      const inFlight = sink.deliver(batch, ctx(during.signal));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      during.abort(new Error('delivery timeout'));
+      const duringResult = await inFlight;
+      assert.equal(duringResult.kind, 'retryable', 'the hub stopped waiting while the broker was frozen');
+      // The hub's retry of the same batch, queued behind the produce still on the wire.
+      const retry = sink.deliver(batch, ctx());
+      process.kill(kafka.pid, 'SIGCONT');
+      resumed = true;
+      assert.deepEqual(await retry, { kind: 'delivered' });
+    } finally {
+      if (!resumed) process.kill(kafka.pid, 'SIGCONT');
+    }
+    assert.deepEqual(await sink.deliver([alertWith({ uuid: 'a-1' })], ctx()), { kind: 'delivered' }, 'the retry of the one given up before its turn');
+    assert.deepEqual(await sink.deliver([alertWith({ uuid: 'a-4' })], ctx()), { kind: 'delivered' });
+    const got = await consume(kafka.brokers, ['falco-abandoned'], 5);
+    assert.deepEqual(got.map((m) => m.headers.uuid).sort(), ['a-0', 'a-1', 'a-2', 'a-3', 'a-4']);
     // Every message ever written to the topic: a second copy would show here.
     const admin = new Kafka({ clientId: 'sink-test-admin', brokers: [...kafka.brokers], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     const offsets = await admin.fetchTopicOffsets('falco-abandoned');
     await admin.disconnect();
-    assert.equal(offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0), 4);
+    assert.equal(offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0), 5);
   });
 
   it('a broker that is away is a retryable failure naming it', { timeout: 60_000 }, async () => {
