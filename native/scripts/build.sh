@@ -32,7 +32,9 @@ need_header zlib.h zlib1g-dev
 
 sources=("$here/bpf/probe.bpf.c" "$here/src/pg_event.h" "$here/src/addon.cc" "$here/binding.gyp" \
   "$here/test/helpers/sysc.c" "$0")
-stamp_now="$( (cat "${sources[@]}"; uname -r; node --version) | sha256sum | cut -d' ' -f1)"
+# Not the running Node's version: the addon uses Node-API only (ABI-stable), so one build serves
+# Node 20 and 24 alike (CI runs the suite on both); the headers it compiled against count.
+stamp_now="$( (cat "${sources[@]}"; uname -r; cat /usr/include/node/node_api.h /usr/include/node/js_native_api.h 2>/dev/null || true) | sha256sum | cut -d' ' -f1)"
 stamp_file="$out/.build-stamp"
 if [ "${PEREGRINE_NATIVE_FORCE:-0}" != 1 ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_now" ] \
   && [ -f "$out/Release/peregrine_probe.node" ] && [ -x "$out/sysc" ]; then
