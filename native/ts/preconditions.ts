@@ -37,18 +37,27 @@ export function findProblems(f: HostFacts): string[] {
   const perfOk = hasCap(f.capEff, CAP_PERFMON) || hasCap(f.capEff, CAP_SYS_ADMIN);
   if (!bpfOk || !perfOk) {
     const missing = [!bpfOk ? 'CAP_BPF' : '', !perfOk ? 'CAP_PERFMON' : ''].filter(Boolean).join(' and ');
+    // Root without them means a container engine or a bounding set took them away: "run as root" would not help.
     problems.push(
-      `missing ${missing} (euid ${f.euid}): run as root, or grant them, e.g. ` +
-        `setcap cap_bpf,cap_perfmon+ep "$(command -v node)" or securityContext.capabilities.add: [BPF, PERFMON] in Kubernetes`,
+      f.euid === 0
+        ? `missing ${missing} (euid 0, but the capability bounding set or the container engine removed them): grant them, ` +
+            `e.g. docker run --cap-add BPF --cap-add PERFMON (Docker >= 23; --privileged on older engines) or ` +
+            `securityContext.capabilities.add: [BPF, PERFMON] in Kubernetes (CAP_SYS_ADMIN instead on kernels < 5.8)`
+        : `missing ${missing} (euid ${f.euid}): run as root, or grant them, e.g. ` +
+            `setcap cap_bpf,cap_perfmon+ep "$(command -v node)" or securityContext.capabilities.add: [BPF, PERFMON] in Kubernetes`,
     );
   }
   if (!f.btf) {
     problems.push(
-      `no kernel BTF at ${BTF_PATH}: the CO-RE probe needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 5.8)`,
+      `no kernel BTF at ${BTF_PATH}: the CO-RE probe needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 5.8); ` +
+        `in a container, mount the host's /sys/kernel/btf there (read-only)`,
     );
   }
   if (!f.tracefs) {
-    problems.push(`tracefs is not mounted at ${TRACEFS} and could not be mounted: run mount -t tracefs nodev ${TRACEFS}`);
+    problems.push(
+      `tracefs is not mounted at ${TRACEFS} and could not be mounted: run mount -t tracefs nodev ${TRACEFS}, ` +
+        `or, in a container, mount the host's ${TRACEFS} there (read-only)`,
+    );
   }
   return problems;
 }

@@ -81,7 +81,13 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   } catch (e) {
     for (const c of connections) c.disconnect();
     await embedded?.stop();
-    throw new RedisUnavailableError(`cannot reach Redis at ${target.description}: ${(e as Error).message}`, { cause: e });
+    // The connection error says why (refused, no such host, auth); the timeout alone does not.
+    const why = lastRedisError === '' ? '' : ` (last error: ${lastRedisError})`;
+    throw new RedisUnavailableError(
+      `cannot reach Redis at ${target.description}: ${(e as Error).message}${why}. ` +
+        'Start Redis there or correct the address (--redis, redis.url, redis.sentinels, redis.cluster); without any Redis setting the hub starts its own redis-server',
+      { cause: e },
+    );
   }
   logger.info({ redis: target.description, prefix: keys.prefix }, 'connected to redis');
 

@@ -150,7 +150,7 @@ export function startFailure(err: unknown, command = 'peregrine sensor'): { mess
     return { message: `${command}: the rules do not load:\n${(errors.length > 0 ? errors : err.diagnostics).map(formatDiagnostic).join('\n')}`, code: 1 };
   }
   if (err instanceof ProbePreconditionError) {
-    return { message: `${command}: ${err.message}\nThe sensor needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF: run it as root on such a kernel (sudo ${command} …).`, code: 1 };
+    return { message: `${command}: ${err.message}\nThe sensor needs root (or CAP_BPF + CAP_PERFMON), a kernel with BTF and tracefs: fix what is listed above (README.md, "Troubleshooting").`, code: 1 };
   }
   return undefined;
 }

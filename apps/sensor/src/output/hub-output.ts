@@ -453,7 +453,10 @@ export class HubOutput implements AlertOutput {
     this.consecutiveFailures++;
     if (!this.hubDown) {
       this.hubDown = true;
-      this.logger.warn(`hub ${this.client.endpoint.origin} does not take alerts (${retry.reason}); spooling them in ${this.spool.dir} until it does`);
+      this.logger.warn(
+        `hub ${this.client.endpoint.origin} does not take alerts (${retry.reason}); spooling them in ${this.spool.dir} until it does. ` +
+          `Check that the hub runs and that this host reaches it (outputs.hub.url, --hub; curl ${this.client.endpoint.origin}/healthz)`,
+      );
     }
     let waitMs: number;
     if (retry.retryAfterMs !== undefined) waitMs = Math.min(retry.retryAfterMs, this.retryAfterMaxMs);
