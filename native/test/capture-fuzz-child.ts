@@ -11,24 +11,13 @@ import { ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
+import { prng } from '@peregrine/testkit/seeded-random';
 import { CAPTURE_FORMAT_VERSION, CAPTURE_MAGIC, CHUNK_HEADER_SIZE, CaptureFormatError, CaptureReader, ChunkType, FILE_HEADER_SIZE } from '../ts/capture.ts';
 import { DecodeError, forEachRecord, newDecodeStats, type DecodeStats, type RawEvent } from '../ts/decode.ts';
 import { EVENT_LAYOUT_VERSION, HEADER_SIZE } from '../ts/layout.ts';
 import { sampleRecords, writeSmallCapture } from './records.ts';
 
 export type CaseSet = 'random' | 'truncate' | 'mutate' | 'batches';
-
-/** mulberry32: a tiny seeded PRNG, so a failing seed replays exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const [seedArg, setArg, reportDir] = process.argv.slice(2);
 const progress = openSync(join(reportDir, 'progress'), 'w');

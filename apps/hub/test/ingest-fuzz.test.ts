@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
-import { startHttpReceiver, startTestRedis } from '@peregrine/testkit';
+import { prng, startHttpReceiver, startTestRedis } from '@peregrine/testkit';
 import type { HttpReceiver, TestRedis } from '@peregrine/testkit';
 import { eventually, falcoAlert, startTestHub } from './support.ts';
 import type { TestHub } from './support.ts';
@@ -13,18 +13,6 @@ import type { TestHub } from './support.ts';
 const SEED = Number(process.env.PEREGRINE_FUZZ_SEED ?? Date.now() % 2 ** 31);
 const REQUESTS = 400;
 const BODY_LIMIT = 64 * 1024;
-
-/** mulberry32: a tiny, fast, seedable PRNG (enough for picking mutations). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface FuzzRequest {
   readonly what: string;

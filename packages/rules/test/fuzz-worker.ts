@@ -4,6 +4,7 @@
  * worker and reports the last case if the suite does not finish in time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { prng } from '@peregrine/testkit/seeded-random';
 import { ConditionSyntaxError, parseCondition } from '../src/condition/parser.ts';
 import { checkCondition } from '../src/compile/check.ts';
 import { compileCondition } from '../src/compile/condition.ts';
@@ -23,18 +24,6 @@ export type FuzzMessage =
   | { readonly kind: 'case'; readonly index: number; readonly input: string }
   | { readonly kind: 'failure'; readonly index: number; readonly input: string; readonly problem: string }
   | { readonly kind: 'done'; readonly ran: number };
-
-/** mulberry32: tiny, seeded, good enough to pick test inputs. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const int = (r: Rand, n: number): number => Math.floor(r() * n);
