@@ -90,7 +90,7 @@ export const policySchema = z
     cap: z
       .object({
         maxActions: z.number().int().min(1).default(5).describe('At most this many actions per window, across every responder sharing the cluster.'),
-        windowSeconds: z.number().int().min(1).max(86_400).default(60),
+        windowSeconds: z.number().int().min(1).max(86_400).default(60).describe('The sliding window the cap counts in, in seconds (at most a day).'),
         configMapName: z.string().regex(dnsLabel, 'must be a ConfigMap name').default('peregrine-responder-cap').describe('The shared count, in responderNamespace.'),
       })
       .strict()
