@@ -4,7 +4,9 @@
 # Build from the repository root:
 #   docker build -f deploy/docker/responder-lambda.Dockerfile -t peregrine/responder-lambda .
 # In AWS, deploy the zip of `npm run -w apps/responder bundle` on the nodejs runtime instead.
-FROM golang:1.24-bookworm AS emulator
+# Go 1.26: the emulator's go.mod asks for go >= 1.26.6, and the official golang images set
+# GOTOOLCHAIN=local (an older Go refuses to build it rather than fetching a newer toolchain).
+FROM golang:1.26-bookworm AS emulator
 # The emulator's v1.x tags are not Go semver: the module proxy serves this pseudo-version
 # (the same one test/support/lambda.ts builds).
 RUN CGO_ENABLED=0 GOBIN=/out go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
@@ -32,6 +34,11 @@ WORKDIR /app
 ENV NODE_ENV=production
 USER 65532:65532
 EXPOSE 8080
+# The emulator has no health endpoint: healthy once it accepts connections on
+# PEREGRINE_HEALTH_PORT (set it when the emulator's address changes, as the lab does).
+ENV PEREGRINE_HEALTH_PORT=8080
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["/usr/local/bin/node", "-e", "require('node:net').connect(Number(process.env.PEREGRINE_HEALTH_PORT),'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))"]
 # The emulator runs the custom runtime loop of test/servers/lambda (Runtime API 2018-06-01),
 # which loads the handler through tsx.
 ENTRYPOINT ["/usr/local/bin/aws-lambda-rie", "--runtime-interface-emulator-address", "0.0.0.0:8080", \

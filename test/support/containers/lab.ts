@@ -20,6 +20,8 @@ export const LAB_IMAGES = {
   hub: { tag: 'peregrine/hub:lab', dockerfile: 'deploy/docker/hub.Dockerfile' },
   sensor: { tag: 'peregrine/sensor:lab', dockerfile: 'deploy/docker/sensor.Dockerfile' },
   receiver: { tag: 'peregrine/lab-receiver:lab', dockerfile: 'deploy/docker/receiver.Dockerfile' },
+  // The full profile's: built FROM golang (lab-standins.ts), node and distroless.
+  responder: { tag: 'peregrine/responder-lambda:lab', dockerfile: 'deploy/docker/responder-lambda.Dockerfile' },
 } as const;
 export type LabImageName = keyof typeof LAB_IMAGES;
 

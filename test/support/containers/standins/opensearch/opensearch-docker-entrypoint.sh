@@ -1,5 +1,6 @@
-#!/bin/sh
-# Stand-in for the official image's entrypoint: the heap and JVM options from
+#!/bin/bash
+# Stand-in for the official image's entrypoint (bash, like it: dash would drop the dotted
+# variables from the environment it passes on): the heap and JVM options from
 # OPENSEARCH_JAVA_OPTS (default -Xms1g -Xmx1g, as the image's jvm.options), settings from
 # the variables with a dot in their name (read by the Java main itself).
 set -e
