@@ -4,37 +4,27 @@
 // watch: the pod deleted, its container's process gone from the host, the ReplicaSet's replacement
 // running. The latency from the POST to the process being gone is reported (not asserted).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, Watch } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
-import { freeLoopbackPort, startTestKubeNode, startTestLambda, startTestRedis } from '@peregrine/testkit';
+import { startTestKubeNode, startTestRedis } from '@peregrine/testkit';
 import type { TestKubeNode, TestLambda, TestRedis } from '@peregrine/testkit';
-import { createResponderHttpServer } from '../src/http.ts';
-import { parsePolicy } from '../src/policy.ts';
-import { createResponder } from '../src/responder.ts';
 import { captureAudit } from './audit-capture.ts';
 import { alertAbout } from './fixtures.ts';
-import { bundledHandlerFile } from './kube-helpers.ts';
+import { killCriticalIn, startHubProcess, startResponderHttp, startResponderLambda } from './through-hub.ts';
+import type { HubProcess, ResponderHttp } from './through-hub.ts';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..', '..', '..');
-const HUB_MAIN = join(repoRoot, 'apps', 'hub', 'src', 'main.ts');
 const NS = 'shop';
 const LAMBDA_NS = 'lambda-shop';
 
 let kube: TestKubeNode;
 let redis: TestRedis;
-let responderServer: Server;
-let hub: ChildProcess;
-let hubUrl: string;
-let hubOutput = '';
+let responderHttp: ResponderHttp;
+let hub: HubProcess;
 let lambda: TestLambda;
 
 async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000): Promise<T> {
@@ -42,7 +32,7 @@ async function eventually<T>(what: string, check: () => Promise<T | undefined> |
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms\nhub output:\n${hubOutput.slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms\nhub output:\n${hub?.output().slice(-3000) ?? ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -70,33 +60,17 @@ const runningContainerId = (pod: V1Pod | undefined): string | undefined => {
 before(async () => {
   [kube, redis] = await Promise.all([startTestKubeNode(), startTestRedis()]);
   for (const ns of ['peregrine-responder', NS, LAMBDA_NS]) await kube.createNamespace(ns);
-  lambda = await startTestLambda({
-    handlerModule: await bundledHandlerFile(repoRoot),
-    env: {
-      PEREGRINE_RESPONDER_POLICY: JSON.stringify({ responderNamespace: 'peregrine-responder', namespaces: { allow: [LAMBDA_NS] }, responses: [{ name: 'kill-critical', match: { minimumPriority: 'critical' }, action: 'delete', gracePeriodSeconds: 0 }], cap: { configMapName: 'lambda-cap' } }),
-      PEREGRINE_KUBE_SERVER: kube.server,
-      PEREGRINE_KUBE_TOKEN: kube.adminToken,
-      PEREGRINE_KUBE_CA_FILE: kube.caFile,
-    },
-  });
-  const responder = createResponder({
-    policy: parsePolicy({ responderNamespace: 'peregrine-responder', namespaces: { allow: [NS] }, responses: [{ name: 'kill-critical', match: { minimumPriority: 'critical' }, action: 'delete', gracePeriodSeconds: 0 }] }),
-    kubeConfig: kube.kubeConfig(),
-    audit: captureAudit().log,
-  });
-  responderServer = createResponderHttpServer({ responder, token: 'e2e-token-0123456789' });
-  await new Promise<void>((r) => responderServer.listen(0, '127.0.0.1', r));
-  const dir = mkdtempSync(join(tmpdir(), 'responder-e2e-'));
-  const config = join(dir, 'hub.yaml');
-  writeFileSync(
-    config,
-    JSON.stringify({
+  lambda = await startResponderLambda(repoRoot, { server: kube.server, token: kube.adminToken, caFile: kube.caFile }, LAMBDA_NS);
+  responderHttp = await startResponderHttp({ policy: killCriticalIn(NS), kubeConfig: kube.kubeConfig(), audit: captureAudit().log, token: 'e2e-token-0123456789' });
+  hub = await startHubProcess(
+    repoRoot,
+    {
       redis: { url: redis.url },
       delivery: { attempts: 20, backoffInitialMs: 200, backoffMaxMs: 1000 },
       destinations: {
         responder: {
           type: 'webhook',
-          settings: { address: `http://127.0.0.1:${(responderServer.address() as AddressInfo).port}/`, customHeaders: { Authorization: 'Bearer e2e-token-0123456789' } },
+          settings: { address: responderHttp.url, customHeaders: { Authorization: 'Bearer e2e-token-0123456789' } },
           match: { minimumPriority: 'critical', fields: ['k8s.pod.name exists', `k8s.ns.name = ${NS}`] },
           delivery: { maxBatch: 1 },
         },
@@ -107,33 +81,14 @@ before(async () => {
           delivery: { maxBatch: 1, concurrency: 1 },
         },
       },
-    }),
+    },
+    120_000,
   );
-  const port = await freeLoopbackPort();
-  hubUrl = `http://127.0.0.1:${port}`;
-  hub = spawn(process.execPath, ['--import', 'tsx', HUB_MAIN, '--config', config, '--port', String(port), '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: repoRoot,
-    env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDPEREGRINETEST', AWS_SECRET_ACCESS_KEY: 'peregrine-test-secret', AWS_REGION: 'us-east-1' },
-  });
-  const keep = (chunk: Buffer) => {
-    hubOutput = (hubOutput + chunk.toString()).slice(-20_000);
-  };
-  hub.stdout?.on('data', keep);
-  hub.stderr?.on('data', keep);
-  await eventually('hub ready', async () => {
-    if (hub.exitCode !== null) throw new Error(`hub exited (${hub.exitCode}):\n${hubOutput}`);
-    return fetch(`${hubUrl}/readyz`).then((r) => (r.status === 200 ? true : undefined), () => undefined);
-  });
 });
 
 after(async () => {
-  if (hub && hub.exitCode === null) {
-    const exited = new Promise((r) => hub.once('exit', r));
-    hub.kill('SIGTERM');
-    await exited;
-  }
-  await new Promise<void>((r) => (responderServer ? responderServer.close(() => r()) : r()));
+  await hub?.stop();
+  await responderHttp?.close();
   await lambda?.stop();
   await redis?.stop();
   await kube?.stop();
@@ -184,7 +139,7 @@ async function killThroughHub(namespace: string, via: string, diagnostic: (text:
     try {
       const alert = alertAbout({ namespace, name: victimName, uid: victimUid });
       const postedAt = Date.now();
-      assert.equal((await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert) })).status, 202);
+      assert.equal(await hub.postAlert(alert), 202);
       await eventually('the watch sees the pod deleted', () => events.some((e) => e.type === 'DELETED' && e.uid === victimUid) || undefined);
       const deletedAt = events.find((e) => e.type === 'DELETED' && e.uid === victimUid)!.at;
       await eventually('the container process gone from the host', () => pidsBefore.every((pid) => hostPidsOfContainer(containerId).indexOf(pid) < 0) || undefined);

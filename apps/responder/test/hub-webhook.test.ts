@@ -3,45 +3,36 @@
 // answers 503, the hub retries with backoff, and once the API server is back the pod is deleted
 // exactly once; a refusal is delivered once, not retried.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { freeLoopbackPort, startTestKubeApi, startTestLambda, startTestRedis } from '@peregrine/testkit';
+import { startTestKubeApi, startTestRedis } from '@peregrine/testkit';
 import type { TestKube, TestLambda, TestRedis } from '@peregrine/testkit';
-import { createResponderHttpServer } from '../src/http.ts';
-import { parsePolicy } from '../src/policy.ts';
-import { createResponder } from '../src/responder.ts';
 import { captureAudit } from './audit-capture.ts';
 import type { CapturedAudit } from './audit-capture.ts';
 import { alertAbout } from './fixtures.ts';
-import { auditLinesInLog, bundledHandlerFile, createPod, cuttablePath, readPod } from './kube-helpers.ts';
+import { auditLinesInLog, createPod, cuttablePath, readPod } from './kube-helpers.ts';
+import { killCriticalIn, startHubProcess, startResponderHttp, startResponderLambda } from './through-hub.ts';
+import type { HubProcess, ResponderHttp } from './through-hub.ts';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..', '..', '..');
-const HUB_MAIN = join(repoRoot, 'apps', 'hub', 'src', 'main.ts');
 const RESPONDER_TOKEN = 'hub-to-responder-0123456789';
 
 let kube: TestKube;
 let redis: TestRedis;
 let path: Awaited<ReturnType<typeof cuttablePath>>;
 let audit: CapturedAudit;
-let responderServer: Server;
-let hub: ChildProcess;
-let hubUrl: string;
-let hubOutput = '';
+let responderHttp: ResponderHttp;
+let hub: HubProcess;
 let core: CoreV1Api;
 let lambda: TestLambda;
 
 async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms\nhub output:\n${hubOutput.slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms\nhub output:\n${hub?.output().slice(-3000) ?? ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -52,15 +43,7 @@ before(async () => {
   for (const ns of ['peregrine-responder', 'shop', 'lambda-shop']) await kube.createNamespace(ns);
   path = await cuttablePath(new URL(kube.server));
   // The bundled zip's handler under the Lambda emulator, reaching the API server through the same cuttable path.
-  lambda = await startTestLambda({
-    handlerModule: await bundledHandlerFile(repoRoot),
-    env: {
-      PEREGRINE_RESPONDER_POLICY: JSON.stringify({ responderNamespace: 'peregrine-responder', namespaces: { allow: ['lambda-shop'] }, responses: [{ name: 'kill-critical', match: { minimumPriority: 'critical' }, action: 'delete', gracePeriodSeconds: 0 }], cap: { configMapName: 'lambda-cap' } }),
-      PEREGRINE_KUBE_SERVER: path.url,
-      PEREGRINE_KUBE_TOKEN: kube.adminToken,
-      PEREGRINE_KUBE_CA_FILE: kube.caFile,
-    },
-  });
+  lambda = await startResponderLambda(repoRoot, { server: path.url, token: kube.adminToken, caFile: kube.caFile }, 'lambda-shop');
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'c', server: path.url, caData: readFileSync(kube.caFile).toString('base64') }],
@@ -69,27 +52,18 @@ before(async () => {
     currentContext: 'x',
   });
   audit = captureAudit();
-  const responder = createResponder({
-    policy: parsePolicy({ responderNamespace: 'peregrine-responder', namespaces: { allow: ['shop'] }, responses: [{ name: 'kill-critical', match: { minimumPriority: 'critical' }, action: 'delete', gracePeriodSeconds: 0 }] }),
-    kubeConfig: kc,
-    audit: audit.log,
-  });
-  responderServer = createResponderHttpServer({ responder, token: RESPONDER_TOKEN });
-  await new Promise<void>((r) => responderServer.listen(0, '127.0.0.1', r));
-  const responderUrl = `http://127.0.0.1:${(responderServer.address() as AddressInfo).port}/`;
+  responderHttp = await startResponderHttp({ policy: killCriticalIn('shop'), kubeConfig: kc, audit: audit.log, token: RESPONDER_TOKEN });
 
-  const dir = mkdtempSync(join(tmpdir(), 'responder-hub-'));
-  const config = join(dir, 'hub.yaml');
   // The docs/responder.md routing: CRITICAL alerts that carry pod metadata.
-  writeFileSync(
-    config,
-    JSON.stringify({
+  hub = await startHubProcess(
+    repoRoot,
+    {
       redis: { url: redis.url },
       delivery: { attempts: 50, backoffInitialMs: 100, backoffMaxMs: 400, timeoutMs: 15_000 },
       destinations: {
         responder: {
           type: 'webhook',
-          settings: { address: responderUrl, customHeaders: { Authorization: `Bearer ${RESPONDER_TOKEN}` } },
+          settings: { address: responderHttp.url, customHeaders: { Authorization: `Bearer ${RESPONDER_TOKEN}` } },
           match: { minimumPriority: 'critical', fields: ['k8s.pod.name exists', 'k8s.ns.name exists', 'k8s.ns.name != lambda-shop'] },
           delivery: { maxBatch: 1 },
         },
@@ -101,33 +75,14 @@ before(async () => {
           delivery: { maxBatch: 1, concurrency: 1 },
         },
       },
-    }),
+    },
+    60_000,
   );
-  const port = await freeLoopbackPort();
-  hubUrl = `http://127.0.0.1:${port}`;
-  hub = spawn(process.execPath, ['--import', 'tsx', HUB_MAIN, '--config', config, '--port', String(port), '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: repoRoot,
-    env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDPEREGRINETEST', AWS_SECRET_ACCESS_KEY: 'peregrine-test-secret', AWS_REGION: 'us-east-1' },
-  });
-  const keep = (chunk: Buffer) => {
-    hubOutput = (hubOutput + chunk.toString()).slice(-20_000);
-  };
-  hub.stdout?.on('data', keep);
-  hub.stderr?.on('data', keep);
-  await eventually('hub ready', async () => {
-    if (hub.exitCode !== null) throw new Error(`hub exited (${hub.exitCode}):\n${hubOutput}`);
-    return fetch(`${hubUrl}/readyz`).then((r) => r.status === 200, () => false);
-  });
 });
 
 after(async () => {
-  if (hub && hub.exitCode === null) {
-    const exited = new Promise((r) => hub.once('exit', r));
-    hub.kill('SIGTERM');
-    await exited;
-  }
-  await new Promise<void>((r) => (responderServer ? responderServer.close(() => r()) : r()));
+  await hub?.stop();
+  await responderHttp?.close();
   await lambda?.stop();
   await path?.close();
   await redis?.stop();
@@ -141,8 +96,7 @@ describe('hub → webhook destination → responder (HTTP form) → kube-apiserv
     const pod = await createPod(core, 'shop', 'via-hub-1');
     const alert = alertAbout({ namespace: 'shop', name: 'via-hub-1', uid: pod.metadata?.uid });
     await path.cut();
-    const posted = await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert) });
-    assert.equal(posted.status, 202);
+    assert.equal(await hub.postAlert(alert), 202);
     await eventually('two failed attempts', () => linesFor(String(alert.uuid)).filter((l) => l.outcome === 'failed-retryable').length >= 2);
     assert.ok(await readPod(core, 'shop', 'via-hub-1'), 'untouched while the API server is away');
     await path.restore();
@@ -151,7 +105,7 @@ describe('hub → webhook destination → responder (HTTP form) → kube-apiserv
     // A refusal afterwards is delivered once and is not retried; by the time its line is there,
     // the first alert's delivery is long settled.
     const refused = alertAbout({ namespace: 'kube-system', name: 'coredns-x' });
-    assert.equal((await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(refused) })).status, 202);
+    assert.equal(await hub.postAlert(refused), 202);
     await eventually('the refusal', () => linesFor(String(refused.uuid)).length > 0);
     const outcomes = linesFor(String(alert.uuid)).map((l) => l.outcome);
     assert.equal(outcomes.filter((o) => o === 'acted').length, 1, outcomes.join());
@@ -165,14 +119,14 @@ describe('hub → webhook destination → responder (HTTP form) → kube-apiserv
     const alert = alertAbout({ namespace: 'lambda-shop', name: 'via-lambda-1', uid: pod.metadata?.uid });
     const forAlert = () => auditLinesInLog(lambda.logFile).filter((l) => (l.alert as { uuid?: string } | undefined)?.uuid === alert.uuid);
     await path.cut();
-    assert.equal((await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert) })).status, 202);
+    assert.equal(await hub.postAlert(alert), 202);
     await eventually('two failed invocations', () => forAlert().filter((l) => l.outcome === 'failed-retryable').length >= 2);
     assert.ok(await readPod(core, 'lambda-shop', 'via-lambda-1'));
     await path.restore();
     await eventually('the pod deleted', async () => (await readPod(core, 'lambda-shop', 'via-lambda-1')) === undefined);
     await eventually('the acted decision in the function log', () => forAlert().some((l) => l.outcome === 'acted'));
     const marker = alertAbout({ namespace: 'lambda-shop', name: 'marker' }, {});
-    await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(marker) });
+    await hub.postAlert(marker);
     // Concurrency 1: once the marker's decision is logged, no invocation for the first alert is pending.
     await eventually('the marker', () => auditLinesInLog(lambda.logFile).some((l) => (l.alert as { uuid?: string } | undefined)?.uuid === marker.uuid));
     const outcomes = forAlert().map((l) => l.outcome);
@@ -184,7 +138,7 @@ describe('hub → webhook destination → responder (HTTP form) → kube-apiserv
     const warning = alertAbout({ namespace: 'shop', name: 'x' }, { priority: 'Warning' });
     const noPod = alertAbout({});
     const marker = alertAbout({ namespace: 'kube-public', name: 'marker' });
-    for (const a of [warning, noPod, marker]) assert.equal((await fetch(`${hubUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(a) })).status, 202);
+    for (const a of [warning, noPod, marker]) assert.equal(await hub.postAlert(a), 202);
     await eventually('the marker', () => linesFor(String(marker.uuid)).length > 0);
     assert.equal(linesFor(String(warning.uuid)).length, 0);
     assert.equal(linesFor(String(noPod.uuid)).length, 0);
