@@ -2,7 +2,7 @@
 // handler (test/support): the handler gets the alert and its answer is recorded; a handler
 // that throws is retried, then dead-lettered with the error. AWS_LAMBDA_* variables.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,21 +12,12 @@ import { startTestLambda, startTestRedis } from '@peregrine/testkit';
 import type { TestLambda, TestRedis } from '@peregrine/testkit';
 import { loadHubConfig, parseHubConfig, startHub, unreadSidekickVariables } from '../src/index.ts';
 import type { RunningHub } from '../src/index.ts';
+import { recordedInvocations } from '../../../packages/sinks/test/fixtures/lambda-record.ts';
 import { eventually, falcoAlert } from './support.ts';
 
 // The standard AWS credential chain reads these; the emulator ignores the signature.
 process.env.AWS_ACCESS_KEY_ID = 'AKIDPEREGRINETEST';
 process.env.AWS_SECRET_ACCESS_KEY = 'peregrine-test-secret';
-
-function recorded(file: string): Array<{ event: Record<string, unknown> }> {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { event: Record<string, unknown> });
-}
 
 describe('hub → AWS Lambda (Runtime Interface Emulator)', () => {
   let redis: TestRedis;
@@ -74,7 +65,7 @@ describe('hub → AWS Lambda (Runtime Interface Emulator)', () => {
     const uuid = '66666666-0000-4000-8000-000000000001';
     assert.equal(await post([falcoAlert({ rule: 'respond to shell', uuid })]), 202);
     await eventually(() => logLines.some((l) => l.msg === 'lambda invoked' && l.alertId === uuid), 60_000, 'the invocation logged');
-    const [invocation] = recorded(record).filter((r) => r.event.uuid === uuid);
+    const [invocation] = recordedInvocations(record).filter((r) => r.event.uuid === uuid);
     assert.equal(invocation.event.rule, 'respond to shell');
     assert.equal((invocation.event.output_fields as Record<string, unknown>)['k8s.pod.name'], 'web-1');
     const line = logLines.find((l) => l.msg === 'lambda invoked' && l.alertId === uuid) ?? {};
@@ -97,7 +88,7 @@ describe('hub → AWS Lambda (Runtime Interface Emulator)', () => {
     assert.equal(entry.kind, 'exhausted');
     assert.equal(entry.attempts, 3);
     assert.equal(entry.reason, `lambda function function error (error document): TypeError: cannot respond to ${uuid}`);
-    assert.equal(recorded(record).filter((r) => r.event.uuid === uuid).length, 3, 'invoked once per attempt');
+    assert.equal(recordedInvocations(record).filter((r) => r.event.uuid === uuid).length, 3, 'invoked once per attempt');
     assert.ok(logLines.some((l) => l.msg === 'lambda function failed' && l.alertId === uuid));
   });
 });

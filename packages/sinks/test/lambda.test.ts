@@ -2,7 +2,7 @@
 // running a Node handler, test/support), and what the emulator cannot show (Event
 // invocations, the X-Amz-Function-Error header, Lambda's refusals) against a scripted receiver.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import type { TestLambda } from '@peregrine/testkit';
 import { createSink, lambdaSettingsSchema } from '../src/index.ts';
 import type { Sink } from '../src/index.ts';
 import { alertWith, ctx, deps } from './support/fixtures.ts';
+import { recordedInvocations } from './fixtures/lambda-record.ts';
 import { HttpReceiver, closedPortUrl } from './support/http-receiver.ts';
 
 // The standard credential chain reads these (the emulator and the receiver ignore the signature).
@@ -18,16 +19,6 @@ process.env.AWS_ACCESS_KEY_ID = 'AKIDPEREGRINETEST';
 process.env.AWS_SECRET_ACCESS_KEY = 'peregrine-test-secret';
 
 const handlerModule = 'packages/sinks/test/fixtures/lambda-handler.mjs';
-
-function recorded(file: string): Array<{ event: Record<string, unknown> }> {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { event: Record<string, unknown> });
-}
 
 describe('lambda sink (Runtime Interface Emulator)', () => {
   let lambda: TestLambda;
@@ -55,17 +46,17 @@ describe('lambda sink (Runtime Interface Emulator)', () => {
   it('invokes the function once per alert, in order, with the Falcosidekick JSON alert as the event', { timeout: 60_000 }, async () => {
     const batch = [alertWith({ uuid: 'l-1' }), alertWith({ uuid: 'l-2', hostname: 'node-2' })];
     assert.deepEqual(await make().deliver(batch, ctx()), { kind: 'delivered' });
-    const events = recorded(record).map((r) => r.event);
+    const events = recordedInvocations(record).map((r) => r.event);
     assert.deepEqual(events.map((e) => e.uuid), ['l-1', 'l-2']);
     assert.deepEqual(Object.keys(events[0]), ['uuid', 'output', 'priority', 'rule', 'time', 'output_fields', 'source', 'tags', 'hostname']);
     assert.equal(events[1].hostname, 'node-2');
   });
 
   it('a payload template shapes the event', { timeout: 60_000 }, async () => {
-    const before = recorded(record).length;
+    const before = recordedInvocations(record).length;
     const sink = make({ payloadTemplate: '{"uuid": "{{ uuid }}", "pod": "{{ output_fields["k8s.pod.name"] }}", "tags": {{ tags | json }}}' });
     assert.deepEqual(await sink.deliver([alertWith({ uuid: 'l-3' })], ctx()), { kind: 'delivered' });
-    assert.deepEqual(recorded(record)[before].event, { uuid: 'l-3', pod: 'web-7d4b9c6f5-x2k8q', tags: ['T1555', 'container', 'filesystem', 'host', 'maturity_stable', 'mitre_credential_access'] });
+    assert.deepEqual(recordedInvocations(record)[before].event, { uuid: 'l-3', pod: 'web-7d4b9c6f5-x2k8q', tags: ['T1555', 'container', 'filesystem', 'host', 'maturity_stable', 'mitre_credential_access'] });
   });
 
   it('a handler that throws is a retryable failure with its error (the emulator sends no X-Amz-Function-Error: the error document says it)', { timeout: 60_000 }, async () => {
