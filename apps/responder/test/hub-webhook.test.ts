@@ -3,17 +3,16 @@
 // answers 503, the hub retries with backoff, and once the API server is back the pod is deleted
 // exactly once; a refusal is delivered once, not retried.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { startTestKubeApi, startTestRedis } from '@peregrine/testkit';
 import type { TestKube, TestLambda, TestRedis } from '@peregrine/testkit';
 import { captureAudit } from './audit-capture.ts';
 import type { CapturedAudit } from './audit-capture.ts';
 import { alertAbout } from './fixtures.ts';
-import { auditLinesInLog, createPod, cuttablePath, readPod } from './kube-helpers.ts';
+import { adminKubeConfigVia, auditLinesInLog, createPod, cuttablePath, readPod } from './kube-helpers.ts';
 import { killCriticalIn, startHubProcess, startResponderHttp, startResponderLambda } from './through-hub.ts';
 import type { HubProcess, ResponderHttp } from './through-hub.ts';
 
@@ -44,15 +43,8 @@ before(async () => {
   path = await cuttablePath(new URL(kube.server));
   // The bundled zip's handler under the Lambda emulator, reaching the API server through the same cuttable path.
   lambda = await startResponderLambda(repoRoot, { server: path.url, token: kube.adminToken, caFile: kube.caFile }, 'lambda-shop');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: path.url, caData: readFileSync(kube.caFile).toString('base64') }],
-    users: [{ name: 'u', token: kube.adminToken }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
   audit = captureAudit();
-  responderHttp = await startResponderHttp({ policy: killCriticalIn('shop'), kubeConfig: kc, audit: audit.log, token: RESPONDER_TOKEN });
+  responderHttp = await startResponderHttp({ policy: killCriticalIn('shop'), kubeConfig: adminKubeConfigVia(kube, path.url), audit: audit.log, token: RESPONDER_TOKEN });
 
   // The docs/responder.md routing: CRITICAL alerts that carry pod metadata.
   hub = await startHubProcess(

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
+import { CoreV1Api, KubernetesObjectApi } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { startTestKubeApi, startTestLambda } from '@peregrine/testkit';
@@ -23,7 +23,7 @@ import { createResponder } from '../src/responder.ts';
 import { parsePolicy } from '../src/policy.ts';
 import { captureAudit } from './audit-capture.ts';
 import { alertAbout } from './fixtures.ts';
-import { createPod, cuttablePath, ensureDefaultServiceAccount, readPod, responderOn, unzip } from './kube-helpers.ts';
+import { adminKubeConfigVia, createPod, cuttablePath, ensureDefaultServiceAccount, readPod, responderOn, unzip } from './kube-helpers.ts';
 
 const appDir = resolve(fileURLToPath(import.meta.url), '..', '..');
 const repoRoot = resolve(appDir, '..', '..');
@@ -216,15 +216,8 @@ describe('fault: the API server unreachable, then back', () => {
   it('the invocation fails retryably; once the API server is back, the retry acts exactly once', async () => {
     const path = await cuttablePath(new URL(kube.server));
     try {
-      const kc = new KubeConfig();
-      kc.loadFromOptions({
-        clusters: [{ name: 'c', server: path.url, caData: readFileSync(kube.caFile).toString('base64') }],
-        users: [{ name: 'u', token: kube.adminToken }],
-        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-        currentContext: 'x',
-      });
       const audit = captureAudit();
-      const responder = createResponder({ policy: parsePolicy(policy()), kubeConfig: kc, audit: audit.log });
+      const responder = createResponder({ policy: parsePolicy(policy()), kubeConfig: adminKubeConfigVia(kube, path.url), audit: audit.log });
       const pod = await createPod(core, 'shop', 'fault-1');
       const alert = alertAbout({ namespace: 'shop', name: 'fault-1', uid: pod.metadata?.uid });
       await path.cut();

@@ -3,7 +3,7 @@ import { createServer, Socket } from 'node:net';
 import type { Server } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import type { TestKube } from '@peregrine/testkit';
 import { classifyKubeError } from '../src/kube.ts';
@@ -82,6 +82,18 @@ export function unzip(zip: Buffer): Map<string, Buffer> {
     at += 46 + nameLength + extraLength + commentLength;
   }
   return files;
+}
+
+/** The admin's kubeconfig for the API server reached at `server` (a cuttablePath's url) instead of its own address. */
+export function adminKubeConfigVia(kube: TestKube, server: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server, caData: readFileSync(kube.caFile).toString('base64') }],
+    users: [{ name: 'u', token: kube.adminToken }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc;
 }
 
 /** A TCP path to the API server that the test can cut and restore (a real outage for the client). */
