@@ -40,9 +40,10 @@ export function findProblems(f: HostFacts): string[] {
     // Root without them means a container engine or a bounding set took them away: "run as root" would not help.
     problems.push(
       f.euid === 0
-        ? `missing ${missing} (euid 0, but the capability bounding set or the container engine removed them): grant them, ` +
-            `e.g. docker run --cap-add BPF --cap-add PERFMON (Docker >= 23; --privileged on older engines) or ` +
-            `securityContext.capabilities.add: [BPF, PERFMON] in Kubernetes (CAP_SYS_ADMIN instead on kernels < 5.8)`
+        ? `missing ${missing} (euid 0): root, but the capability bounding set or the container engine removed them; grant them, ` +
+            `e.g. docker run --cap-add BPF --cap-add PERFMON (Docker >= 23; --privileged on older engines), ` +
+            `securityContext.capabilities.add: [BPF, PERFMON] in Kubernetes, or setcap cap_bpf,cap_perfmon+ep "$(command -v node)" ` +
+            `(CAP_SYS_ADMIN instead on kernels < 5.8)`
         : `missing ${missing} (euid ${f.euid}): run as root, or grant them, e.g. ` +
             `setcap cap_bpf,cap_perfmon+ep "$(command -v node)" or securityContext.capabilities.add: [BPF, PERFMON] in Kubernetes`,
     );
