@@ -1,32 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startHttpReceiver, startTestRedis } from '@peregrine/testkit';
 import type { HttpReceiver, TestRedis } from '@peregrine/testkit';
 import { countDeliveriesByUuid, eventually, falcoAlert, startTestHub } from './support.ts';
-import { sigkillMidBurstDrill, twoHubProcessesDrill } from './hub-process.ts';
+import { sigkillMidBurstDrill, twoHubProcessesDrill, writeDrillConfig } from './hub-process.ts';
 import type { HubProcess } from './hub-process.ts';
-
-function writeConfig(redisUrl: string, receiverUrl: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'hub-drill-'));
-  const path = join(dir, 'hub.yaml');
-  writeFileSync(
-    path,
-    [
-      'listen: { host: 127.0.0.1 }',
-      `redis: { url: "${redisUrl}", lockDurationMs: 2000 }`,
-      'delivery: { concurrency: 8, maxBatch: 200, backoffInitialMs: 100, backoffMaxMs: 1000 }',
-      'destinations:',
-      '  hook:',
-      '    type: webhook',
-      `    settings: { address: "${receiverUrl}/in", batchAsArray: true }`,
-      '',
-    ].join('\n'),
-  );
-  return path;
-}
 
 describe('drills (hub as a child process, real Redis)', () => {
   let redis: TestRedis;
@@ -37,7 +16,7 @@ describe('drills (hub as a child process, real Redis)', () => {
   before(async () => {
     redis = await startTestRedis();
     receiver = await startHttpReceiver();
-    configPath = writeConfig(redis.url, receiver.url);
+    configPath = writeDrillConfig({ redis: `{ url: "${redis.url}", lockDurationMs: 2000 }`, receiverUrl: receiver.url });
   });
 
   after(async () => {

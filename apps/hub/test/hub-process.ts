@@ -1,10 +1,38 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { KeepAliveClient, freeLoopbackPort, postMany } from '@peregrine/testkit';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+/**
+ * Writes the hub.yaml of a drill and returns its path (in `dir`, else in a new temp folder): `redis`
+ * and `delivery` are YAML flow mappings (`delivery` by default many parallel batches of 200 with a
+ * short backoff); the one destination, `hook`, POSTs batches as JSON arrays to `${receiverUrl}/in`
+ * (what countDeliveriesByUuid counts).
+ */
+export function writeDrillConfig(options: { readonly redis: string; readonly delivery?: string; readonly receiverUrl: string; readonly processes?: number; readonly dir?: string }): string {
+  const path = join(options.dir ?? mkdtempSync(join(tmpdir(), 'hub-drill-')), 'hub.yaml');
+  writeFileSync(
+    path,
+    [
+      'listen: { host: 127.0.0.1 }',
+      `redis: ${options.redis}`,
+      ...(options.processes === undefined ? [] : [`processes: ${options.processes}`]),
+      `delivery: ${options.delivery ?? '{ concurrency: 8, maxBatch: 200, backoffInitialMs: 100, backoffMaxMs: 1000 }'}`,
+      'destinations:',
+      '  hook:',
+      '    type: webhook',
+      `    settings: { address: "${options.receiverUrl}/in", batchAsArray: true }`,
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
 
 /** A hub running as its own process (so SIGKILL is real). */
 export interface HubProcess {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { KeepAliveClient, freeLoopbackPort, postMany, startHttpReceiver } from '@peregrine/testkit';
 import { countDeliveriesByUuid, eventually, falcoAlert } from './support.ts';
-import { spawnHub } from './hub-process.ts';
+import { spawnHub, writeDrillConfig } from './hub-process.ts';
 
 const HUB_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -54,21 +54,7 @@ test('processes: 2 shares the port, the work and one embedded Redis; /metrics su
   const dir = mkdtempSync(join(tmpdir(), 'hub-processes-'));
   const receiver = await startHttpReceiver();
   const seen = countDeliveriesByUuid(receiver);
-  const config = join(dir, 'hub.yaml');
-  writeFileSync(
-    config,
-    [
-      'listen: { host: 127.0.0.1 }',
-      `redis: { dataDir: "${join(dir, 'redis')}", lockDurationMs: 2000 }`,
-      'processes: 2',
-      'delivery: { maxBatch: 50 }',
-      'destinations:',
-      '  hook:',
-      '    type: webhook',
-      `    settings: { address: "${receiver.url}/in", batchAsArray: true }`,
-      '',
-    ].join('\n'),
-  );
+  const config = writeDrillConfig({ dir, redis: `{ dataDir: "${join(dir, 'redis')}", lockDurationMs: 2000 }`, processes: 2, delivery: '{ maxBatch: 50 }', receiverUrl: receiver.url });
   let hub: Awaited<ReturnType<typeof spawnHub>> | undefined;
   try {
     hub = await spawnHub(config, await freeLoopbackPort());

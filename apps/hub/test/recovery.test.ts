@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freeLoopbackPort, startTestRedis, startTestRedisCluster } from '@peregrine/testkit';
 import type { TestRedis, TestRedisCluster } from '@peregrine/testkit';
 import { eventually, falcoAlert } from './support.ts';
-import { spawnHub } from './hub-process.ts';
+import { spawnHub, writeDrillConfig } from './hub-process.ts';
 import type { HubProcess } from './hub-process.ts';
 
 /**
@@ -55,21 +52,7 @@ type HoldingReceiver = Awaited<ReturnType<typeof startHoldingReceiver>>;
 
 /** The redis part of the YAML: the default lock settings are what is measured, so none are set. */
 function writeConfig(redisYaml: string, receiverUrl: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'hub-recovery-')), 'hub.yaml');
-  writeFileSync(
-    path,
-    [
-      'listen: { host: 127.0.0.1 }',
-      `redis: ${redisYaml}`,
-      'delivery: { concurrency: 4, maxBatch: 10, timeoutMs: 60000 }',
-      'destinations:',
-      '  hook:',
-      '    type: webhook',
-      `    settings: { address: "${receiverUrl}/in", batchAsArray: true }`,
-      '',
-    ].join('\n'),
-  );
-  return path;
+  return writeDrillConfig({ redis: redisYaml, delivery: '{ concurrency: 4, maxBatch: 10, timeoutMs: 60000 }', receiverUrl });
 }
 
 /**

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import pino from 'pino';
@@ -10,7 +7,7 @@ import type { HttpReceiver, TestRedisCluster } from '@peregrine/testkit';
 import { parseHubConfig, startHub } from '../src/index.ts';
 import type { RunningHub } from '../src/index.ts';
 import { countDeliveriesByUuid, eventually, falcoAlert } from './support.ts';
-import { sigkillMidBurstDrill, twoHubProcessesDrill } from './hub-process.ts';
+import { sigkillMidBurstDrill, twoHubProcessesDrill, writeDrillConfig } from './hub-process.ts';
 import type { HubProcess } from './hub-process.ts';
 
 /**
@@ -123,22 +120,7 @@ describe('hub on a 3-node Redis Cluster', () => {
   });
 
   function writeConfig(receiverUrl: string, prefix: string): string {
-    const dir = mkdtempSync(join(tmpdir(), 'hub-cluster-drill-'));
-    const path = join(dir, 'hub.yaml');
-    writeFileSync(
-      path,
-      [
-        'listen: { host: 127.0.0.1 }',
-        `redis: { prefix: "${prefix}", cluster: [${cluster.startupNodes.map((n) => `{ host: ${n.host}, port: ${n.port} }`).join(', ')}] }`,
-        'delivery: { concurrency: 8, maxBatch: 200, backoffInitialMs: 100, backoffMaxMs: 1000 }',
-        'destinations:',
-        '  hook:',
-        '    type: webhook',
-        `    settings: { address: "${receiverUrl}/in", batchAsArray: true }`,
-        '',
-      ].join('\n'),
-    );
-    return path;
+    return writeDrillConfig({ redis: `{ prefix: "${prefix}", cluster: [${cluster.startupNodes.map((n) => `{ host: ${n.host}, port: ${n.port} }`).join(', ')}] }`, receiverUrl });
   }
 
   test('two hub processes share the cluster under load: nothing lost, no duplicates', { timeout: 240_000 }, async (t) => {
