@@ -13,8 +13,8 @@ export { buildBusyboxImage, buildPauseImage, containerCacheDir, BUSYBOX_IMAGE, P
 export type { LocalImage } from './containers/images.ts';
 export { CriTestClient } from './containers/cri-client.ts';
 export { DockerTestClient } from './containers/docker-api.ts';
-export { startTestKafka, prepareKafka } from './kafka.ts';
-export type { TestKafka, TestKafkaOptions } from './kafka.ts';
+export { startTestKafka, prepareKafka, consumeKafkaMessages } from './kafka.ts';
+export type { TestKafka, TestKafkaOptions, ConsumedKafkaMessage } from './kafka.ts';
 export { startTestOpenSearch, prepareOpenSearch } from './opensearch.ts';
 export type { TestOpenSearch, TestOpenSearchOptions } from './opensearch.ts';
 export { startTestLambda, prepareLambdaEmulator, emulatedFunctionName, lambdaEmulatorVersion } from './lambda.ts';

@@ -134,6 +134,50 @@ export async function startTestKafka(options: TestKafkaOptions = {}): Promise<Te
   };
 }
 
+/** A message read back by consumeKafkaMessages: key, value and header values as text. */
+export interface ConsumedKafkaMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly key: string | null;
+  readonly value: string;
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * Reads every message of `topics` from the beginning (a new consumer group each call) until `count`
+ * have arrived; rejects, saying how many came, after `timeoutMs`. The array can hold more than
+ * `count` (what arrived before the consumer disconnected): tests that look for duplicates compare
+ * counts per uuid.
+ */
+export async function consumeKafkaMessages(brokers: readonly string[], topics: readonly string[], count: number, timeoutMs: number): Promise<ConsumedKafkaMessage[]> {
+  const client = new Kafka({ clientId: 'peregrine-test-reader', brokers: [...brokers], logLevel: logLevel.NOTHING });
+  const consumer = client.consumer({ groupId: `peregrine-test-reader-${Math.random().toString(36).slice(2)}` });
+  await consumer.connect();
+  try {
+    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    const got: ConsumedKafkaMessage[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${count} messages on ${topics.join(', ')} within ${timeoutMs} ms`)), timeoutMs);
+      consumer
+        .run({
+          eachMessage: async ({ topic, partition, message }) => {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+            got.push({ topic, partition, key: message.key === null ? null : message.key.toString(), value: message.value?.toString() ?? '', headers });
+            if (got.length >= count) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+    return got;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
 /** Ready = the broker answers a Metadata request (through kafkajs, the sink's client) and names itself. */
 async function answersMetadata(broker: string): Promise<true | undefined> {
   const admin = new Kafka({ clientId: 'peregrine-test-ready', brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2_000 }).admin();

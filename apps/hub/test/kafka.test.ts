@@ -3,49 +3,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { startTestKafka, startTestRedis } from '@peregrine/testkit';
-import type { TestKafka, TestRedis } from '@peregrine/testkit';
+import { consumeKafkaMessages, startTestKafka, startTestRedis } from '@peregrine/testkit';
+import type { ConsumedKafkaMessage, TestKafka, TestRedis } from '@peregrine/testkit';
 import { loadHubConfig, unreadSidekickVariables } from '../src/index.ts';
 import { eventually, falcoAlert, issuesOf, startTestHub } from './support.ts';
 import type { TestHub } from './support.ts';
-
-interface Consumed {
-  readonly key: string | null;
-  readonly value: string;
-  readonly headers: Record<string, string>;
-}
 
 function client(kafka: TestKafka): Kafka {
   return new Kafka({ clientId: 'hub-test', brokers: [...kafka.brokers], logLevel: logLevel.NOTHING });
 }
 
 /** Every message of `topic`, from the beginning, once `count` have arrived. */
-async function consume(kafka: TestKafka, topic: string, count: number, timeoutMs = 120_000): Promise<Consumed[]> {
-  const consumer = client(kafka).consumer({ groupId: `hub-test-${Math.random().toString(36).slice(2)}` });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    const got: Consumed[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${count} messages on ${topic} within ${timeoutMs} ms`)), timeoutMs);
-      consumer
-        .run({
-          eachMessage: async ({ message }) => {
-            const headers: Record<string, string> = {};
-            for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-            got.push({ key: message.key === null ? null : message.key.toString(), value: message.value?.toString() ?? '', headers });
-            if (got.length === count) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-    return got;
-  } finally {
-    await consumer.disconnect();
-  }
+function consume(kafka: TestKafka, topic: string, count: number, timeoutMs = 120_000): Promise<ConsumedKafkaMessage[]> {
+  return consumeKafkaMessages(kafka.brokers, [topic], count, timeoutMs);
 }
 
 /** Messages ever written to `topic` (high watermark − low, summed over partitions): a duplicate shows here. */

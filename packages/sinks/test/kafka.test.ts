@@ -2,49 +2,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { freeLoopbackPort, startTestKafka } from '@peregrine/testkit';
-import type { TestKafka } from '@peregrine/testkit';
+import { consumeKafkaMessages, freeLoopbackPort, startTestKafka } from '@peregrine/testkit';
+import type { ConsumedKafkaMessage, TestKafka } from '@peregrine/testkit';
 import { SinkConfigError, createSink, kafkaSettingsSchema } from '../src/index.ts';
 import type { Sink } from '../src/index.ts';
 import { alertWith, ctx, deps, falcoAlert } from './support/fixtures.ts';
 
-interface Consumed {
-  readonly topic: string;
-  readonly partition: number;
-  readonly key: string | null;
-  readonly value: string;
-  readonly headers: Record<string, string>;
-}
-
 /** Reads every message of `topics` from the beginning until `count` arrived (new group each time). */
-async function consume(brokers: readonly string[], topics: readonly string[], count: number, timeoutMs = 60_000): Promise<Consumed[]> {
-  const client = new Kafka({ clientId: 'sink-test-reader', brokers: [...brokers], logLevel: logLevel.NOTHING });
-  const consumer = client.consumer({ groupId: `reader-${Math.random().toString(36).slice(2)}` });
-  await consumer.connect();
-  try {
-    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
-    const got: Consumed[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${count} messages within ${timeoutMs} ms`)), timeoutMs);
-      consumer
-        .run({
-          eachMessage: async ({ topic, partition, message }) => {
-            const headers: Record<string, string> = {};
-            for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-            got.push({ topic, partition, key: message.key === null ? null : message.key.toString(), value: message.value?.toString() ?? '', headers });
-            if (got.length >= count) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-    // A moment more would show extra (duplicate) messages; callers compare counts per uuid.
-    return got;
-  } finally {
-    await consumer.disconnect();
-  }
+function consume(brokers: readonly string[], topics: readonly string[], count: number, timeoutMs = 60_000): Promise<ConsumedKafkaMessage[]> {
+  return consumeKafkaMessages(brokers, topics, count, timeoutMs);
 }
 
 async function createTopics(brokers: readonly string[], topics: readonly string[], partitions = 3): Promise<void> {
