@@ -11,12 +11,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startContainerRuntimes, type ContainerRuntimes } from '@peregrine/testkit';
+import { freeLoopbackPort, startContainerRuntimes, type ContainerRuntimes } from '@peregrine/testkit';
 import { dockerExec } from './live-harness.ts';
 import { waitFor } from './sensor-support.ts';
 
@@ -32,14 +31,6 @@ after(async () => {
   await env?.stop();
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 /** Polls `check` every 5 ms until it holds; returns the ms from `start` to the first time it held. */
 async function latency(start: number, check: () => boolean, what: string, deadlineMs = 30_000): Promise<number> {
   await waitFor(check, what, deadlineMs);
@@ -53,7 +44,7 @@ test('peregrine run: a shell started in a Docker container alerts on stdout with
     sensorConfig,
     ['containers:', '  engines:', `    docker: { sockets: [${JSON.stringify(env.dockerSocket)}] }`, `    cri: { sockets: [${JSON.stringify(env.containerdSocket)}] }`, ''].join('\n'),
   );
-  const hubPort = await freePort();
+  const hubPort = await freeLoopbackPort();
   const child = spawn(
     process.execPath,
     [PEREGRINE, 'run', '--dir', join(dir, 'run'), '--hub-port', String(hubPort), '--metrics-port', '0', '--sensor-config', sensorConfig],

@@ -7,22 +7,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '@peregrine/testkit';
 import { waitFor } from './sensor-support.ts';
 
 const PEREGRINE = fileURLToPath(new URL('../../cli/bin/peregrine.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** BPF program and link ids a process holds, from its fds' fdinfo. */
 function bpfIdsOf(pid: number): { progs: number[]; links: number[] } {
@@ -64,7 +56,7 @@ function childrenOf(pid: number): number[] {
 
 test('peregrine run: cat /etc/shadow alerts on stdout, in the JSONL file and at the hub; SIGTERM leaves nothing behind', { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pg-run-'));
-  const hubPort = await freePort();
+  const hubPort = await freeLoopbackPort();
   const child = spawn(process.execPath, [PEREGRINE, 'run', '--dir', dir, '--hub-port', String(hubPort), '--metrics-port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SLACK_WEBHOOK_URL: '' },
