@@ -175,6 +175,13 @@ describe('README: commands and paths', () => {
     assert.deepEqual(missing, [], 'README names paths that do not exist');
   });
 
+  test('every link to a README heading (#anchor) has its heading', () => {
+    const slugs = new Set([...README.matchAll(/^#+ (.+)$/gm)].map((m) => m[1].toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-')));
+    const anchors = [...checked.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]);
+    assert.ok(anchors.length > 0, 'no in-page link found');
+    assert.deepEqual(anchors.filter((a) => !slugs.has(a)), []);
+  });
+
   test('every `npx peregrine` command line uses a command and options the CLI has', async () => {
     const help = new Map<string, string>();
     const problems: string[] = [];
