@@ -13,8 +13,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import {
-  CAPTURE_FORMAT_VERSION,
-  CAPTURE_MAGIC,
   CHUNK_HEADER_SIZE,
   CaptureFormatError,
   CaptureReader,
@@ -23,8 +21,7 @@ import {
   FILE_HEADER_SIZE,
   MAX_CHUNK_BYTES,
 } from '../ts/capture.ts';
-import { EVENT_LAYOUT_VERSION } from '../ts/layout.ts';
-import { SAMPLE_METADATA, sampleRecords, writeSmallCapture } from './records.ts';
+import { SAMPLE_METADATA, fileHeader, sampleRecords, writeSmallCapture } from './records.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STABLE_RULES = join(ROOT, 'packages', 'rules', 'test', 'fixtures', 'falco-rules', 'falco_rules.yaml');
@@ -37,15 +34,6 @@ before(() => {
 after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-function fileHeader(metaLen: number): Buffer {
-  const h = Buffer.alloc(FILE_HEADER_SIZE);
-  h.write(CAPTURE_MAGIC, 0, 'latin1');
-  h.writeUInt16LE(CAPTURE_FORMAT_VERSION, 8);
-  h.writeUInt16LE(EVENT_LAYOUT_VERSION, 10);
-  h.writeUInt32LE(metaLen, 12);
-  return h;
-}
 
 /** The reported file: 155 bytes, metadata length 0xFFFFFFFF. */
 function craftMetaLen(name: string): string {

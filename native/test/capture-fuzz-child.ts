@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { prng } from '@peregrine/testkit/seeded-random';
-import { CAPTURE_FORMAT_VERSION, CAPTURE_MAGIC, CHUNK_HEADER_SIZE, CaptureFormatError, CaptureReader, ChunkType, FILE_HEADER_SIZE } from '../ts/capture.ts';
+import { CHUNK_HEADER_SIZE, CaptureFormatError, CaptureReader, ChunkType, FILE_HEADER_SIZE } from '../ts/capture.ts';
 import { DecodeError, forEachRecord, newDecodeStats, type DecodeStats, type RawEvent } from '../ts/decode.ts';
-import { EVENT_LAYOUT_VERSION, HEADER_SIZE } from '../ts/layout.ts';
-import { sampleRecords, writeSmallCapture } from './records.ts';
+import { HEADER_SIZE } from '../ts/layout.ts';
+import { fileHeader, sampleRecords, writeSmallCapture } from './records.ts';
 
 export type CaseSet = 'random' | 'truncate' | 'mutate' | 'batches';
 
@@ -119,15 +119,6 @@ async function readBoth(path: string): Promise<ReadResult> {
   }
   if (s.malformedRecords > 0) count('lenient skipped records');
   return strict;
-}
-
-function fileHeader(metaLen: number): Buffer {
-  const h = Buffer.alloc(FILE_HEADER_SIZE);
-  h.write(CAPTURE_MAGIC, 0, 'latin1');
-  h.writeUInt16LE(CAPTURE_FORMAT_VERSION, 8);
-  h.writeUInt16LE(EVENT_LAYOUT_VERSION, 10);
-  h.writeUInt32LE(metaLen, 12);
-  return h;
 }
 
 function randomBytes(n: number): Buffer {

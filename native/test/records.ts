@@ -2,8 +2,8 @@
  * Hand-built raw records and small captures for tests that need no probe:
  * the layout tests, the crafted-file regressions and the capture fuzz suite.
  */
-import { CaptureWriter, type CaptureMetadata } from '../ts/capture.ts';
-import { H, HEADER_SIZE, HeaderFlag, Kind, SYSCALL_BY_NAME, Tag } from '../ts/layout.ts';
+import { CAPTURE_FORMAT_VERSION, CAPTURE_MAGIC, CaptureWriter, FILE_HEADER_SIZE, type CaptureMetadata } from '../ts/capture.ts';
+import { EVENT_LAYOUT_VERSION, H, HEADER_SIZE, HeaderFlag, Kind, SYSCALL_BY_NAME, Tag } from '../ts/layout.ts';
 
 export interface RecordFields {
   readonly res?: number;
@@ -90,4 +90,14 @@ export async function writeSmallCapture(path: string, batches = 2, recs: readonl
   for (let i = 0; i < batches; i++) w.writeBatch(Buffer.concat(recs), recs.length);
   await w.close({ kernel: { events: recs.length * batches, dropsBuffer: 0 }, user: { drops: 0 } });
   return { records: recs.length * batches };
+}
+
+/** A capture file header of the current format and layout whose metadata length field says `metaLen` (crafted files start with one). */
+export function fileHeader(metaLen: number): Buffer {
+  const h = Buffer.alloc(FILE_HEADER_SIZE);
+  h.write(CAPTURE_MAGIC, 0, 'latin1');
+  h.writeUInt16LE(CAPTURE_FORMAT_VERSION, 8);
+  h.writeUInt16LE(EVENT_LAYOUT_VERSION, 10);
+  h.writeUInt32LE(metaLen, 12);
+  return h;
 }
