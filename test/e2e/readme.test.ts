@@ -387,6 +387,16 @@ describe('README and docs/migration.md: migrating from Falco + Falcosidekick', (
     for (const name of silent) assert.deepEqual(unreadSidekickVariables({ [name]: 'x' }), [], name);
   });
 
+  test("Falco's upstream falco_rules.yaml loads unmodified, and has open_write but not the write/chmod macros docs/migration.md says it lacks", async () => {
+    const upstream = join(ROOT, 'packages/rules/test/fixtures/falco-rules/falco_rules.yaml');
+    assert.match(MIGRATION, /upstream file has `open_write` but no `write` or `chmod` macro/);
+    const macros = (parseYaml(readFileSync(upstream, 'utf8')) as Array<{ macro?: string }>).flatMap((item) => (item.macro === undefined ? [] : [item.macro]));
+    assert.ok(macros.includes('open_write'));
+    assert.deepEqual(macros.filter((m) => m === 'write' || m === 'chmod'), []);
+    const r = await peregrine(['rules', 'validate', upstream], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.output);
+  });
+
   test('the customRules blocks (README values, docs/migration.md) load after the default rules', async () => {
     const blocks = [...fences(README_CHECKED), ...fences(MIGRATION)].filter((f) => f.lang === 'yaml' && /^customRules:/m.test(f.body));
     assert.equal(blocks.length, 2);
