@@ -72,7 +72,7 @@ export interface HubProcess {
   output(): string;
   /** POSTs one alert as JSON to the hub's ingest endpoint; resolves with the HTTP status. */
   postAlert(alert: Record<string, unknown>): Promise<number>;
-  /** SIGTERM, and waits for the exit (nothing to do once it has exited). */
+  /** SIGTERM, and waits for the exit (nothing to do once it has exited or was killed). */
   stop(): Promise<void>;
 }
 
@@ -98,7 +98,7 @@ export async function startHubProcess(repoRoot: string, config: object, readyWit
   hub.stdout?.on('data', keep);
   hub.stderr?.on('data', keep);
   const stop = async () => {
-    if (hub.exitCode !== null) return;
+    if (hub.exitCode !== null || hub.signalCode !== null) return;
     const exited = new Promise((r) => hub.once('exit', r));
     hub.kill('SIGTERM');
     await exited;
