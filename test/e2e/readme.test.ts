@@ -246,13 +246,16 @@ describe('README: configuration reference', () => {
 
 // ---------------------------------------------------------------- migration
 
-/** A Falco JSON alert as Falco builds it: keys in alphabetical order, 64-bit evt.time. */
+/**
+ * A Falco JSON alert as Falco builds it (../shared/reference/falco-rule-language.md, JSON output):
+ * keys in alphabetical order, typed output_fields with a 64-bit evt.time and null for a missing value.
+ */
 function falcoJsonAlert(include: { output: boolean; tags: boolean; message: boolean; outputFields: boolean }, rule: string): string {
   const output = '06:13:20.123456789: Error Write below /etc (file=/etc/lab-test pod=web-1 ns=shop)';
   const parts: string[] = [`"hostname":"node-1"`];
   if (include.message) parts.push(`"message":"Write below /etc (file=/etc/lab-test pod=web-1 ns=shop)"`);
   if (include.output) parts.push(`"output":${JSON.stringify(output)}`);
-  if (include.outputFields) parts.push(`"output_fields":{"container.id":"3ad7b26ded6d","evt.time":1718000000123456789,"fd.name":"/etc/lab-test","k8s.ns.name":"shop","k8s.pod.name":"web-1","proc.tty":34816,"user.loginuid":-1}`);
+  if (include.outputFields) parts.push(`"output_fields":{"container.id":"3ad7b26ded6d","container.image.repository":null,"evt.time":1718000000123456789,"fd.name":"/etc/lab-test","k8s.ns.name":"shop","k8s.pod.name":"web-1","proc.aname[2]":"bash","proc.tty":34816,"user.loginuid":-1}`);
   parts.push(`"priority":"Error"`, `"rule":${JSON.stringify(rule)}`, `"source":"syscall"`);
   if (include.tags) parts.push(`"tags":["container","filesystem","mitre_persistence"]`);
   parts.push(`"time":"2024-06-10T06:13:20.123456789Z"`);
