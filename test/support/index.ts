@@ -7,7 +7,7 @@ export { KeepAliveClient, postMany } from './load.ts';
 export type { PostResult } from './load.ts';
 export { prng } from './seeded-random.ts';
 export { makeTestCertificates } from './certificates.ts';
-export { startContainerRuntimes, CONTAINERS_LOCK_FILE, CONTAINERS_RUN_DIR, CONTAINERS_DATA_DIR } from './containers/runtimes.ts';
+export { startContainerRuntimes, acquireLock, CONTAINERS_LOCK_FILE, CONTAINERS_RUN_DIR, CONTAINERS_DATA_DIR } from './containers/runtimes.ts';
 export type { ContainerRuntimes, ContainerRuntimesOptions, PodSpec, RunningPod, DockerContainerSpec, RunningDockerContainer } from './containers/runtimes.ts';
 export { buildBusyboxImage, buildPauseImage, containerCacheDir, BUSYBOX_IMAGE, PAUSE_IMAGE } from './containers/images.ts';
 export type { LocalImage } from './containers/images.ts';

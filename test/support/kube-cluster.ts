@@ -109,6 +109,11 @@ export interface TestKubeNode extends TestKube {
   readonly runtimes: ContainerRuntimes;
   /** Local images in containerd's k8s.io namespace; use with `imagePullPolicy: Never`. */
   readonly images: { readonly busybox: string; readonly pause: string };
+  /**
+   * The kubelet's sysctls as they were before this node started, read under the
+   * containers lock (so no other test node had changed them): what stop() restores.
+   */
+  readonly hostSysctlsBefore: Readonly<Record<string, string>>;
 }
 
 /** What a running instance recorded, so that a later start can clean up after a SIGKILL. */
@@ -149,9 +154,10 @@ export async function startTestKubeNode(options: TestKubeNodeOptions = {}): Prom
   startup.containerd = Date.now() - started - startup.binaries;
   let instance: ControlPlane | undefined;
   const nodeProcesses: ServerProcess[] = [];
+  // Read under the containers lock, after the dead runs' clean-up: the host's own values.
+  const sysctls = readSysctls();
   try {
     const createdDirs = KUBELET_FIXED_DIRS.filter((dir) => !existsSync(dir));
-    const sysctls = readSysctls();
     instance = await startControlPlane(binaries, 'node', options, startup, { sysctls, createdDirs });
     const cp = instance;
     const t = Date.now();
@@ -219,6 +225,7 @@ export async function startTestKubeNode(options: TestKubeNodeOptions = {}): Prom
     nodeIp: KUBE_NODE_IP,
     runtimes,
     images: runtimes.images,
+    hostSysctlsBefore: sysctls,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { KUBELET_ROOT_DIR, KUBE_NODE_NAME, KUBE_POD_LOGS_DIR, startTestKubeNode } from '../../support/index.ts';
+import { CONTAINERS_LOCK_FILE, KUBELET_ROOT_DIR, KUBE_NODE_NAME, KUBE_POD_LOGS_DIR, acquireLock, startTestKubeNode } from '../../support/index.ts';
 import type { TestKubeNode } from '../../support/index.ts';
 import { busyboxDeployment, containerHostPid, waitForRunningPods } from './kube-test-helpers.ts';
 
@@ -42,17 +42,17 @@ function hostTraces(): string[] {
 }
 
 test('a SIGKILLed node run is cleaned up by the next start; a Deployment pod runs, dies on delete and is replaced; stop() restores the host', { timeout: 2_400_000 }, async (t) => {
-  const sysctlsBefore = readSysctls();
-
   // 1. A run that dies by SIGKILL with a pod running.
   const fixture = fileURLToPath(new URL('./fixtures/start-and-wait.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', fixture, 'node'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const orphan = await new Promise<{ pids: number[]; exes: string[] }>((resolve, reject) => {
+  // sysctlsBefore: the host's values, read by the dead run under the containers lock (read here,
+  // outside the lock, they could be another test's kubelet's while its node runs).
+  const orphan = await new Promise<{ pids: number[]; exes: string[]; sysctlsBefore: Record<string, string> }>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line) as { pids: number[]; exes: string[] });
+      if (line) resolve(JSON.parse(line) as { pids: number[]; exes: string[]; sysctlsBefore: Record<string, string> });
     });
     child.once('exit', (code) => reject(new Error(`the fixture exited (${code}) before its pod ran:\n${out}`)));
   });
@@ -73,6 +73,7 @@ test('a SIGKILLed node run is cleaned up by the next start; a Deployment pod run
     assert.ok(node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
     const left = await core.listNamespace();
     assert.ok(!left.items.some((n) => n.metadata?.name === 'left-behind'), 'a fresh etcd: nothing of the dead run');
+    assert.deepEqual(kube.hostSysctlsBefore, orphan.sysctlsBefore, 'the next start put the dead run\'s kubelet sysctls back before reading them');
 
     // 3. A Deployment's pod runs as a real process on this host.
     await kube.createNamespace('smoke-node');
@@ -105,8 +106,16 @@ test('a SIGKILLed node run is cleaned up by the next start; a Deployment pod run
     kube = undefined;
     assert.ok(pids.every((pid) => !runs(pid)), 'every cluster process stopped');
     assert.ok(!runs(replacementProcess.pid), 'the pod process stopped');
-    assert.deepEqual(hostTraces(), []);
-    assert.deepEqual(readSysctls(), sysctlsBefore);
+    // Looked at under the containers lock: once stop() released it, another test's node (the
+    // suite runs two files at a time) may start and leave its own traces until it stops.
+    const lock = await acquireLock(CONTAINERS_LOCK_FILE, 1_800_000);
+    try {
+      assert.deepEqual(hostTraces(), []);
+      // The testkit names them kernel.panic (sysctl's form), this test kernel/panic (the /proc path).
+      assert.deepEqual(readSysctls(), Object.fromEntries(Object.entries(orphan.sysctlsBefore).map(([name, value]) => [name.replace(/\./g, '/'), value])));
+    } finally {
+      lock.release();
+    }
   } finally {
     await kube?.stop();
   }

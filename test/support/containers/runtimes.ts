@@ -507,7 +507,7 @@ function alive(pid: number): boolean {
  * An exclusive flock held by a child (`flock FILE cat`): released when we
  * close its stdin, or by the kernel if this process dies.
  */
-async function acquireLock(file: string, timeoutMs: number): Promise<{ release(): void }> {
+export async function acquireLock(file: string, timeoutMs: number): Promise<{ release(): void }> {
   const child = spawn('flock', ['-x', '-w', String(Math.ceil(timeoutMs / 1000)), file, 'sh', '-c', 'echo locked; exec cat'], { stdio: ['pipe', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
