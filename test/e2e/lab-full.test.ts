@@ -233,8 +233,8 @@ test('the full profile comes up healthy; one CRITICAL seed alert reaches Kafka, 
   // 1. Kafka: the topic "falco" (KAFKA_TOPIC in docker-compose.yml), read from the beginning.
   const kafka = new Kafka({ clientId: 'peregrine-lab-full-test', brokers: [kafkaBroker], logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `lab-full-${Date.now()}` });
-  const seen: FalcoAlert[] = [];
-  let alert: FalcoAlert;
+  const seen: Array<FalcoAlert & { readonly partition: number; readonly offset: string }> = [];
+  let alert: (typeof seen)[number];
   try {
     await consumer.connect();
     // The topic exists once the hub wrote to it (auto-created): subscribe when it does.
@@ -247,8 +247,8 @@ test('the full profile comes up healthy; one CRITICAL seed alert reaches Kafka, 
     }
     await consumer.subscribe({ topic: 'falco', fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ message }) => {
-        if (message.value) seen.push(JSON.parse(message.value.toString('utf8')) as FalcoAlert);
+      eachMessage: async ({ partition, message }) => {
+        if (message.value) seen.push({ ...(JSON.parse(message.value.toString('utf8')) as FalcoAlert), partition, offset: message.offset });
       },
     });
     alert = await eventually(
@@ -281,6 +281,17 @@ test('the full profile comes up healthy; one CRITICAL seed alert reaches Kafka, 
   );
   assert.match(hit._index, /^falco-\d{4}\.\d{2}\.\d{2}$/);
   assert.equal(hit._source.rule, RULE);
+
+  // The README's tools for the same places: Kafka's console consumer in the kafka container
+  // (at the alert's offset, one message: the sensor keeps producing alerts about the rest of
+  // this machine, so "until 5 s of silence" may never come), OpenSearch's query-string search.
+  const consoleConsumer = await docker([
+    'exec', `${PROJECT}_kafka_1`, '/opt/kafka/bin/kafka-console-consumer.sh',
+    '--bootstrap-server', kafkaBroker, '--topic', 'falco', '--partition', String(alert.partition), '--offset', alert.offset, '--max-messages', '1',
+  ]).catch((e: { stdout?: string; stderr?: string; message: string }) => ({ stdout: e.stdout ?? '', stderr: `${e.message}\n${e.stderr ?? ''}` }));
+  assert.ok(consoleConsumer.stdout.includes(alert.uuid), `kafka-console-consumer.sh did not print ${alert.uuid}:\n${consoleConsumer.stdout.slice(-2000)}\n${consoleConsumer.stderr.slice(-2000)}`);
+  const byRule = (await (await fetch(`${openSearchUrl}/falco-*/_search?${new URLSearchParams({ q: `rule:"${RULE}"`, size: '100' })}`)).json()) as { hits: { hits: Array<{ _id: string }> } };
+  assert.ok(byRule.hits.hits.some((h) => h._id === alert.uuid), `the README's OpenSearch query does not find ${alert.uuid}`);
 
   // 3. The Slack stand-in: the message carries the alert's output.
   await eventually(
