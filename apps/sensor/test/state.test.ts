@@ -5,7 +5,7 @@
  * names from each process's own root.
  */
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir, uptime } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { describe, test } from 'node:test';
 import type { RawEvent } from '@peregrine/native';
 import { containerIdForCgroupPath } from '../src/containers/cgroup.ts';
 import { ProcessTable } from '../src/state/process-table.ts';
+import { ProcFacts, resolveWithinRoot } from '../src/state/proc-facts.ts';
 import { readFds, readSockets, readStartNs, seedProcess } from '../src/state/proc-seed.ts';
 import { RootNames, StaticNames } from '../src/state/user-names.ts';
 
@@ -240,5 +241,68 @@ describe('user and group names per root', () => {
     t.apply(exec(5, '/bin/x'));
     assert.equal(s.userName(t.get(5)!, 'host', 0), 'root');
     assert.equal(s.userName(t.get(5)!, 'abcdef123456', 0), undefined);
+  });
+});
+
+describe('proc.exepath of a container process that already ended', () => {
+  /** A container-like root: /bin/sh -> busybox, /usr/bin/env -> /bin/busybox, /sbin -> usr/sbin, a loop. */
+  function fakeRoot(): string {
+    const root = mkdtempSync(join(tmpdir(), 'pg-root-'));
+    for (const dir of ['bin', 'usr/bin', 'usr/sbin', 'etc']) mkdirSync(join(root, dir), { recursive: true });
+    writeFileSync(join(root, 'bin/busybox'), '');
+    writeFileSync(join(root, 'usr/sbin/init'), '');
+    symlinkSync('busybox', join(root, 'bin/sh'));
+    // Absolute: must resolve to the container's /bin/busybox, never the host's.
+    symlinkSync('/bin/busybox', join(root, 'usr/bin/env'));
+    symlinkSync('usr/sbin', join(root, 'sbin'));
+    symlinkSync('../../bin/sh', join(root, 'usr/bin/ash'));
+    symlinkSync('loop-b', join(root, 'etc/loop-a'));
+    symlinkSync('loop-a', join(root, 'etc/loop-b'));
+    // Out of the root through "..": stays at the root, as in a chroot.
+    symlinkSync('../../../../bin/sh', join(root, 'usr/bin/escape'));
+    return root;
+  }
+
+  test('links resolve inside the root: relative, absolute, a linked folder, "..", loops and missing files', () => {
+    const root = fakeRoot();
+    try {
+      assert.equal(resolveWithinRoot(root, '/bin/sh'), '/bin/busybox');
+      assert.equal(resolveWithinRoot(root, '/usr/bin/env'), '/bin/busybox');
+      assert.equal(resolveWithinRoot(root, '/sbin/init'), '/usr/sbin/init');
+      assert.equal(resolveWithinRoot(root, '/usr/bin/ash'), '/bin/busybox');
+      assert.equal(resolveWithinRoot(root, '/usr/bin/escape'), '/bin/busybox');
+      assert.equal(resolveWithinRoot(root, '/usr/bin/../../bin/./sh'), '/bin/busybox');
+      assert.equal(resolveWithinRoot(root, '/etc/loop-a'), undefined, 'a loop gives up');
+      assert.equal(resolveWithinRoot(root, '/bin/nothing'), undefined);
+      assert.equal(resolveWithinRoot(root, '/bin/busybox'), '/bin/busybox');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('resolved through a living process of the same container; the exec path as given when none lives', () => {
+    const root = fakeRoot();
+    const proc = mkdtempSync(join(tmpdir(), 'pg-proc-'));
+    try {
+      // pid 40 (the container's init) lives: its /proc/40/root is the container root. pid 41 ended.
+      mkdirSync(join(proc, '40'));
+      symlinkSync(root, join(proc, '40/root'));
+      const t = new ProcessTable();
+      t.apply(exec(40, '/sbin/init'));
+      t.apply(exec(41, '/bin/sh', 40));
+      t.apply(exec(42, '/bin/sh', 1));
+      t.apply(exec(43, '/bin/sh', 40));
+      t.get(40)!.containerId = 'c0ffee000001';
+      t.get(41)!.containerId = 'c0ffee000001';
+      t.get(43)!.containerId = 'c0ffee000001';
+      t.get(42)!.containerId = 'deadbeef0002';
+      const facts = new ProcFacts(proc);
+      assert.equal(facts.canonicalExepath(t.get(41)!, 'c0ffee000001', () => t.values()), '/bin/busybox');
+      assert.equal(facts.canonicalExepath(t.get(42)!, 'deadbeef0002', () => t.values()), '/bin/sh', 'no living process of that container');
+      assert.equal(new ProcFacts(proc).canonicalExepath(t.get(43)!, 'c0ffee000001'), '/bin/sh', 'no candidates given (a capture replay)');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(proc, { recursive: true, force: true });
+    }
   });
 });

@@ -106,7 +106,7 @@ function exepathOf(p: ProcessInfo, e: SyscallEvent): string | undefined {
   const facts = e.ctx.procFacts;
   if (!facts || p.exepath === undefined) return p.exepath;
   // An ancestor's container is the event's for this purpose: only host processes are resolved on the host.
-  return facts.canonicalExepath(p, p.containerId ?? e.containerId);
+  return facts.canonicalExepath(p, p.containerId ?? e.containerId, () => e.ctx.processes.values());
 }
 
 const parentOf = (e: SyscallEvent): ProcessInfo | undefined => e.ctx.processes.get(e.proc.ppid);

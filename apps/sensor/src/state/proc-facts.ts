@@ -5,7 +5,7 @@
  * gives `undefined` (the field is missing), never a guess. Capture replays
  * never read /proc: the machine replaying is not the one captured.
  */
-import { existsSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import type { ProcessInfo } from './process-table.ts';
 
 interface StatusFacts {
@@ -48,6 +48,8 @@ function readStatus(pid: number, procRoot: string): StatusFacts | null {
 export class ProcFacts {
   /** Upper directory of the overlay root per container id (null: root is not an overlay). */
   readonly #upperDirs = new Map<string, string | null>();
+  /** A living process per container id, whose /proc/<pid>/root is the container's root. */
+  readonly #rootPids = new Map<string, number>();
 
   constructor(readonly procRoot = '/proc') {}
 
@@ -74,9 +76,14 @@ export class ProcFacts {
    * Falco's proc.exepath: the executed file's canonical path (symlinks
    * resolved, as the kernel's d_path of the image). The kernel's own link
    * (/proc/<pid>/exe) while the process lives; after that, for a host
-   * process, the exec path resolved on the host; else the exec path as given.
+   * process, the exec path resolved on the host; for a container process,
+   * resolved inside the container's root through a process of the same
+   * container that still lives (`peers`: the table's processes, as candidates);
+   * else the exec path as given. Without that last step a short-lived
+   * `sh -c …` in a busybox container was /bin/sh or /bin/busybox depending on
+   * whether the sensor read /proc before the process ended.
    */
-  canonicalExepath(p: ProcessInfo, containerId: string): string | undefined {
+  canonicalExepath(p: ProcessInfo, containerId: string, peers?: () => Iterable<ProcessInfo>): string | undefined {
     if (p.exepath === undefined) return undefined;
     const f = facts(p);
     if (f.canonicalExepath !== undefined) return f.canonicalExepath ?? p.exepath;
@@ -89,6 +96,9 @@ export class ProcFacts {
       } catch {
         out = null;
       }
+    } else if (link === undefined && p.exepath.startsWith('/') && peers !== undefined) {
+      const root = this.#containerRoot(containerId, p.pid, peers);
+      out = root === undefined ? null : (resolveWithinRoot(root, p.exepath) ?? null);
     }
     f.canonicalExepath = out;
     return out ?? p.exepath;
@@ -189,8 +199,71 @@ export class ProcFacts {
     return first;
   }
 
+  /**
+   * `/proc/<pid>/root` of a living process of the container (not `except`),
+   * remembered per container; undefined when none of the candidates lives.
+   */
+  #containerRoot(containerId: string, except: number, peers: () => Iterable<ProcessInfo>): string | undefined {
+    const alive = (pid: number) => existsSync(`${this.procRoot}/${pid}/root/`);
+    const known = this.#rootPids.get(containerId);
+    if (known !== undefined && alive(known)) return `${this.procRoot}/${known}/root`;
+    for (const q of peers()) {
+      if (q.pid === except || q.containerId !== containerId || !alive(q.pid)) continue;
+      this.#rootPids.set(containerId, q.pid);
+      return `${this.procRoot}/${q.pid}/root`;
+    }
+    this.#rootPids.delete(containerId);
+    return undefined;
+  }
+
   /** Forgets per-container caches of containers that are gone. */
   forgetContainer(id: string): void {
     this.#upperDirs.delete(id);
+    this.#rootPids.delete(id);
   }
+}
+
+/** Symbolic links followed at most, as the kernel's MAXSYMLINKS. */
+const MAX_SYMLINKS = 40;
+
+/**
+ * `path` with every symbolic link resolved inside `root` (a `/proc/<pid>/root`):
+ * component by component, absolute link targets starting again at `root`, as
+ * the kernel resolves them for a process chrooted there (following them with
+ * the host's root would leave the container). Undefined when a component is
+ * missing or the links loop.
+ */
+export function resolveWithinRoot(root: string, path: string): string | undefined {
+  let pending = path.split('/').filter((part) => part !== '');
+  const resolved: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
+    const here = `${root}/${[...resolved, part].join('/')}`;
+    let isLink: boolean;
+    try {
+      isLink = lstatSync(here).isSymbolicLink();
+    } catch {
+      return undefined;
+    }
+    if (!isLink) {
+      resolved.push(part);
+      continue;
+    }
+    if (++links > MAX_SYMLINKS) return undefined;
+    let target: string;
+    try {
+      target = readlinkSync(here);
+    } catch {
+      return undefined;
+    }
+    if (target.startsWith('/')) resolved.length = 0;
+    pending = [...target.split('/').filter((t) => t !== ''), ...pending];
+  }
+  return `/${resolved.join('/')}`;
 }
