@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { startContainerRuntimes, type ContainerRuntimes } from '@peregrine/testkit';
 import { criExec, dockerExec, fieldText, LiveHarness, runAction, type RecordedAlert } from './live-harness.ts';
+import { SELF_COMM } from './support.ts';
 
 const PEREGRINE_RULES = fileURLToPath(new URL('../../../packages/rules/rules/peregrine_rules.yaml', import.meta.url));
 const SEED_RULES = fileURLToPath(new URL('./fixtures/seed_rules.yaml', import.meta.url));
@@ -107,7 +108,7 @@ test('seed: a process named kubectl with exec arguments fires once', async () =>
       'user.name': 'root',
       'proc.cmdline': 'kubectl exec -it web-0 -- sh',
       'proc.args': 'exec -it web-0 -- sh',
-      'proc.pname': 'node',
+      'proc.pname': SELF_COMM,
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

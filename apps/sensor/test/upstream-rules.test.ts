@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import type { Alert } from '@peregrine/alert';
 import { startContainerRuntimes, type ContainerRuntimes } from '@peregrine/testkit';
 import { criExec, dockerExec, fieldText, LiveHarness, runAction, type ActionMatch, type RecordedAlert } from './live-harness.ts';
-import { SYSC } from './support.ts';
+import { SELF_COMM, SYSC } from './support.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../packages/rules/test/fixtures/falco-rules/', import.meta.url));
 const STABLE = join(FIXTURES, 'falco_rules.yaml');
@@ -75,7 +75,7 @@ function hostProcess(name: string, exepath: string, cmdline: string, evtType: st
     'user.loginuid': self.loginuid,
     'proc.name': name,
     'proc.exepath': exepath,
-    'proc.pname': 'node',
+    'proc.pname': SELF_COMM,
     'proc.cmdline': cmdline,
     'proc.tty': self.tty,
   };
@@ -104,7 +104,7 @@ test('Run shell untrusted: a shell spawned by a process named nginx', async () =
     'proc.pname': 'nginx',
     'proc.cmdline': `sh -c true ${marker}`,
     'proc.pcmdline': `nginx -e system("/bin/sh", "-c", "true ${marker}")`,
-    'proc.aname[2]': 'node',
+    'proc.aname[2]': SELF_COMM,
     'proc.pexepath': '/usr/bin/perl',
     'evt.arg.flags': /^(0|EXE_\w+(\|EXE_\w+)*)$/,
   });
@@ -237,7 +237,7 @@ test('Fileless execution via memfd_create: a binary executed from a memfd', asyn
     'evt.type': 'execve',
     'evt.res': 'SUCCESS',
     'user.name': 'root',
-    'proc.pname': 'node',
+    'proc.pname': SELF_COMM,
     'evt.arg.flags': /EXE_FROM_MEMFD/,
   });
 });
@@ -259,7 +259,7 @@ test('Set Setuid or Setgid bit (incubating): chmod u+s on a temp file', async ()
     'user.loginuid': self.loginuid,
     'proc.name': 'chmod',
     'proc.exepath': '/usr/bin/chmod',
-    'proc.pname': 'node',
+    'proc.pname': SELF_COMM,
     'proc.cmdline': `chmod u+s ${file}`,
     'proc.tty': self.tty,
   });
@@ -281,7 +281,7 @@ test('more upstream rules: Schedule Cron Jobs, Modify Shell Configuration File, 
   const bashrc = join(work, '.bashrc');
   const touch = await runAction('/usr/bin/touch', [bashrc]);
   const rc = await fired('Modify Shell Configuration File', { pid: touch.pid });
-  expectFields(rc.alert, { ...hostProcess('touch', '/usr/bin/touch', `touch ${bashrc}`, 'openat'), 'fd.name': bashrc, 'proc.pcmdline': /^node/ });
+  expectFields(rc.alert, { ...hostProcess('touch', '/usr/bin/touch', `touch ${bashrc}`, 'openat'), 'fd.name': bashrc, 'proc.pcmdline': new RegExp(`^${SELF_COMM} `) });
   const history = join(work, '.bash_history');
   writeFileSync(history, 'ls\n');
   const rm = await runAction('/usr/bin/rm', [history]);
