@@ -429,6 +429,14 @@ describe('README: troubleshooting', () => {
   const sensorArgs = ['--output', 'none', '--metrics-port', '0'];
   let dir: string;
 
+  /** `peregrine sensor` started through `wrapper` (which ends by running it) exits 1 printing `quoted`. */
+  async function sensorRefuses(wrapper: readonly string[], quoted: string, what: string): Promise<void> {
+    const [command, ...args] = wrapper;
+    const r = await run(command!, [...args, process.execPath, PEREGRINE_BIN, 'sensor', ...sensorArgs]);
+    assert.equal(r.code, 1, r.output);
+    assertQuoted(r.output, quoted, what);
+  }
+
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'pg-readme-trouble-'));
   });
@@ -441,29 +449,21 @@ describe('README: troubleshooting', () => {
       quotes: 1,
       async check([message]) {
         // The host's BTF hidden under an empty tmpfs, in a mount namespace of this command only.
-        const r = await run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs none /sys/kernel/btf && exec "$0" "$@"', process.execPath, PEREGRINE_BIN, 'sensor', ...sensorArgs]);
-        assert.equal(r.code, 1, r.output);
-        assertQuoted(r.output, message, 'no BTF');
+        await sensorRefuses(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs none /sys/kernel/btf && exec "$0" "$@"'], message, 'no BTF');
       },
     },
     'Missing capabilities': {
       quotes: 2,
       async check([notRoot, rootWithout]) {
-        const nobody = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, PEREGRINE_BIN, 'sensor', ...sensorArgs]);
-        assert.equal(nobody.code, 1, nobody.output);
-        assertQuoted(nobody.output, notRoot, 'not root');
-        const dropped = await run('setpriv', ['--bounding-set', '-bpf,-perfmon,-sys_admin', process.execPath, PEREGRINE_BIN, 'sensor', ...sensorArgs]);
-        assert.equal(dropped.code, 1, dropped.output);
-        assertQuoted(dropped.output, rootWithout, 'root without BPF/PERFMON');
+        await sensorRefuses(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'], notRoot, 'not root');
+        await sensorRefuses(['setpriv', '--bounding-set', '-bpf,-perfmon,-sys_admin'], rootWithout, 'root without BPF/PERFMON');
       },
     },
     'tracefs not mounted': {
       quotes: 1,
       async check([message]) {
         // Unmounted in a private mount namespace, and no SYS_ADMIN to mount it again.
-        const r = await run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'umount /sys/kernel/tracing && exec setpriv --bounding-set -sys_admin "$0" "$@"', process.execPath, PEREGRINE_BIN, 'sensor', ...sensorArgs]);
-        assert.equal(r.code, 1, r.output);
-        assertQuoted(r.output, message, 'tracefs');
+        await sensorRefuses(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'umount /sys/kernel/tracing && exec setpriv --bounding-set -sys_admin "$0" "$@"'], message, 'tracefs');
       },
     },
     'A rules file that does not load': {
