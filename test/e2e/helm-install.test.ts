@@ -178,35 +178,32 @@ test('helm install --wait runs the sensor, the hub with Redis and the responder;
   const [hubPort, redisPort, responderPort, receiverPort, metricsPort] = await Promise.all([freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort()]);
   receiverUrl = `http://127.0.0.1:${receiverPort}`;
 
+  const apply = (object: object) => node.kubectl(['apply', '-f', '-'], { input: JSON.stringify(object) });
   // The Slack stand-in (the lab's receiver image), on the host's loopback where the hub posts.
-  await node.kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'slack-stand-in', namespace: NAMESPACE },
-      spec: {
-        hostNetwork: true,
-        containers: [{ name: 'receiver', image: images.receiver, imagePullPolicy: 'Never', env: [{ name: 'RECEIVER_HOST', value: '127.0.0.1' }, { name: 'RECEIVER_PORT', value: String(receiverPort) }] }],
-      },
-    }),
+  await apply({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'slack-stand-in', namespace: NAMESPACE },
+    spec: {
+      hostNetwork: true,
+      containers: [{ name: 'receiver', image: images.receiver, imagePullPolicy: 'Never', env: [{ name: 'RECEIVER_HOST', value: '127.0.0.1' }, { name: 'RECEIVER_PORT', value: String(receiverPort) }] }],
+    },
   });
   await eventually('the Slack stand-in answers', async () => (await fetch(`${receiverUrl}/healthz`)).ok || undefined);
 
   // The workload: a Deployment whose pod we exec into.
-  await node.kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web', namespace: WORKLOAD_NS },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'web', image: node.images.busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'] }] },
-        },
+  await apply({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: WORKLOAD_NS },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'web', image: node.images.busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'] }] },
       },
-    }),
+    },
   });
 
   const image = (ref: string) => {
