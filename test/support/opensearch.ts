@@ -40,7 +40,7 @@ export interface TestOpenSearchOptions {
 
 const sourceDir = join(serversSourceDir, 'opensearch');
 const javaSourceDir = join(serversSourceDir, 'java', 'testservers');
-const javaSources = [join(javaSourceDir, 'ExitWithParent.java'), join(javaSourceDir, 'EmbeddedOpenSearch.java')];
+const javaSources = [join(javaSourceDir, 'ExitWithParent.java'), join(javaSourceDir, 'PluginNode.java'), join(javaSourceDir, 'EmbeddedOpenSearch.java')];
 const log4jConfig = join(sourceDir, 'log4j2.properties');
 const cacheDir = join(serversCacheDir, 'opensearch');
 const libDir = join(cacheDir, 'lib');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareKafka } from '../kafka.ts';
 import { prepareOpenSearch } from '../opensearch.ts';
-import { javacCommand, serversCacheDir } from '../server-process.ts';
+import { javacCommand, serversCacheDir, serversSourceDir } from '../server-process.ts';
 import { DEBIAN_IMAGE, DOCKER_CLI, dockerCliAsync } from './base-images.ts';
 import { containerCacheDir } from './images.ts';
 
@@ -96,8 +96,9 @@ async function buildStandIn(dockerSocket: string, tag: string, key: string, fill
 
 /** The stand-in's OpenSearch main, compiled with the host's javac against the cached jars. */
 function compiledOpenSearchMain(libDir: string): { dir: string; key: string } {
-  const source = join(STANDIN_DIR, 'opensearch', 'LabOpenSearch.java');
-  const key = hashInputs([source], [jarListing(libDir)]);
+  // The node itself is test/servers' PluginNode, shared with the OpenSearch test server.
+  const sources = [join(STANDIN_DIR, 'opensearch', 'LabOpenSearch.java'), join(serversSourceDir, 'java', 'testservers', 'PluginNode.java')];
+  const key = hashInputs(sources, [jarListing(libDir)]);
   const dir = join(containerCacheDir, `opensearch-standin-classes-${key}`);
   try {
     statSync(join(dir, 'standin', 'LabOpenSearch.class'));
@@ -108,7 +109,7 @@ function compiledOpenSearchMain(libDir: string): { dir: string; key: string } {
   const tmp = `${dir}.${process.pid}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  execFileSync(javacCommand(), ['-d', tmp, '-cp', `${libDir}/*`, source], { stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync(javacCommand(), ['-d', tmp, '-cp', `${libDir}/*`, ...sources], { stdio: ['ignore', 'pipe', 'pipe'] });
   rmSync(dir, { recursive: true, force: true });
   cpSync(tmp, dir, { recursive: true });
   rmSync(tmp, { recursive: true, force: true });

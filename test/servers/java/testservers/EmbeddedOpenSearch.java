@@ -1,37 +1,17 @@
 package testservers;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Collections;
-import java.util.List;
-import org.opensearch.cluster.service.ClusterService;
 import org.opensearch.common.settings.Settings;
-import org.opensearch.env.Environment;
 import org.opensearch.http.HttpServerTransport;
-import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
-import org.opensearch.plugins.Plugin;
 
 /**
  * One OpenSearch node in this JVM, for the integration tests: single-node discovery, HTTP and
- * transport on 127.0.0.1 only, the plugins given as classes on the classpath (no plugins/ or
- * modules/ directories, so no jar-hell scan and no security manager).
+ * transport on 127.0.0.1 only, the plugins given as classes on the classpath (PluginNode).
  * Usage: EmbeddedOpenSearch <home dir> <http port, 0 = any free one>
  * Prints "OPENSEARCH LISTENING <host:port>" once HTTP is bound; exits when stdin closes.
  */
 public final class EmbeddedOpenSearch {
-  /** Node's plugin-taking constructor is protected, hence the subclass. */
-  static final class TestNode extends Node {
-    TestNode(Environment environment, List<Class<? extends Plugin>> plugins) {
-      super(environment, plugins, true);
-    }
-
-    @Override
-    protected void configureNodeAndClusterIdStateListener(ClusterService clusterService) {
-      // The production listener feeds the node id into log4j's pattern converter (not set up here).
-    }
-  }
-
   public static void main(String[] args) throws Exception {
     if (args.length != 2) {
       System.err.println("usage: testservers.EmbeddedOpenSearch <home dir> <http port>");
@@ -39,9 +19,6 @@ public final class EmbeddedOpenSearch {
     }
     ExitWithParent.watchStdin();
     Path home = Path.of(args[0]).toAbsolutePath();
-    for (String dir : List.of("config", "plugins", "modules", "data", "logs")) {
-      Files.createDirectories(home.resolve(dir));
-    }
     Settings settings = Settings.builder()
         .put("cluster.name", "peregrine-test")
         .put("node.name", "n1")
@@ -58,13 +35,7 @@ public final class EmbeddedOpenSearch {
         .put("cluster.routing.allocation.disk.threshold_enabled", false)
         .put("node.store.allow_mmap", false)
         .build();
-    Environment environment = InternalSettingsPreparer.prepareEnvironment(
-        settings, Collections.emptyMap(), home.resolve("config"), () -> "n1");
-    List<Class<? extends Plugin>> plugins = List.of(
-        org.opensearch.transport.Netty4Plugin.class,
-        org.opensearch.analysis.common.CommonAnalysisPlugin.class,
-        org.opensearch.painless.PainlessPlugin.class);
-    Node node = new TestNode(environment, plugins);
+    Node node = PluginNode.create(home, settings, "n1");
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         node.close();

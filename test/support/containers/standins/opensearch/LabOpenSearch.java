@@ -1,18 +1,12 @@
 package standin;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Collections;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
-import org.opensearch.cluster.service.ClusterService;
 import org.opensearch.common.settings.Settings;
-import org.opensearch.env.Environment;
 import org.opensearch.http.HttpServerTransport;
-import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
-import org.opensearch.plugins.Plugin;
+import testservers.PluginNode;
 
 /**
  * The OpenSearch node of the opensearchproject/opensearch stand-in (lab tests only): one node
@@ -20,27 +14,12 @@ import org.opensearch.plugins.Plugin;
  * /usr/share/opensearch, cluster.name docker-cluster, network.host 0.0.0.0, HTTP 9200) and,
  * like the official entrypoint, from every environment variable whose name looks like a
  * setting (`discovery.type`, `http.port`, `network.host`…). Plugins are classes on the class
- * path (netty4 transport, analysis-common, painless): there is no security plugin, so the node
+ * path (test/servers' PluginNode: netty4 transport, analysis-common, painless): there is no security plugin, so the node
  * always answers plain HTTP without authentication (what DISABLE_SECURITY_PLUGIN=true gives).
  */
 public final class LabOpenSearch {
-  /** Node's plugin-taking constructor is protected, hence the subclass. */
-  static final class StandInNode extends Node {
-    StandInNode(Environment environment, List<Class<? extends Plugin>> plugins) {
-      super(environment, plugins, true);
-    }
-
-    @Override
-    protected void configureNodeAndClusterIdStateListener(ClusterService clusterService) {
-      // The production listener feeds the node id into log4j's pattern converter (not set up here).
-    }
-  }
-
   public static void main(String[] args) throws Exception {
     Path home = Path.of(System.getenv().getOrDefault("OPENSEARCH_HOME", "/usr/share/opensearch"));
-    for (String dir : List.of("config", "plugins", "modules", "data", "logs")) {
-      Files.createDirectories(home.resolve(dir));
-    }
     String hostname = System.getenv().getOrDefault("HOSTNAME", "opensearch");
     Settings.Builder settings = Settings.builder()
         .put("cluster.name", "docker-cluster")
@@ -57,13 +36,7 @@ public final class LabOpenSearch {
         settings.put(variable.getKey(), variable.getValue());
       }
     }
-    Environment environment = InternalSettingsPreparer.prepareEnvironment(
-        settings.build(), Collections.emptyMap(), home.resolve("config"), () -> hostname);
-    List<Class<? extends Plugin>> plugins = List.of(
-        org.opensearch.transport.Netty4Plugin.class,
-        org.opensearch.analysis.common.CommonAnalysisPlugin.class,
-        org.opensearch.painless.PainlessPlugin.class);
-    Node node = new StandInNode(environment, plugins);
+    Node node = PluginNode.create(home, settings.build(), hostname);
     CountDownLatch closed = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
