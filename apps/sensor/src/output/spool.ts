@@ -119,6 +119,12 @@ export class Spool {
   private appendedTotal = 0;
   private droppedTotal = 0;
   private corruptTotal = 0;
+  /**
+   * Lines an append in progress has counted in its segments but not yet
+   * written and synced, by segment: not on disk yet, so not in `records`
+   * (the caller still counts them as being written).
+   */
+  private readonly unsyncedLines = new Map<number, number>();
   readonly maxBytes: number;
   readonly segmentBytes: number;
 
@@ -165,10 +171,10 @@ export class Spool {
     }
   }
 
-  /** Unsent records on disk. */
+  /** Unsent records on disk (an append in progress counts once it is synced). */
   get records(): number {
     let n = 0;
-    for (const s of this.segments) n += s.lines;
+    for (const s of this.segments) n += s.lines - (this.unsyncedLines.get(s.seq) ?? 0);
     return this.segments.length === 0 ? 0 : n - this.cursor.line;
   }
 
@@ -324,6 +330,7 @@ export class Spool {
         chunk.push(line);
         writerSeg.bytes += size;
         writerSeg.lines++;
+        this.unsyncedLines.set(writerSeg.seq, (this.unsyncedLines.get(writerSeg.seq) ?? 0) + 1);
         writerSeg.firstSpooledAt ??= entry.spooledAt;
       }
       await writeChunk();
@@ -333,6 +340,8 @@ export class Spool {
       await this.undoPartialAppend(before, nextSeqBefore);
       this.noteDropped(dropped);
       throw new Error(`spool: cannot write ${entries.length} alert(s) to ${this.dir}: ${(e as Error).message}`);
+    } finally {
+      this.unsyncedLines.clear();
     }
     this.appendedTotal += entries.length;
     if (dropped > 0) {
