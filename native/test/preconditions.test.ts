@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, findProblems, tracefsMounted, type HostFacts } from '../ts/preconditions.ts';
+import { CAP_BPF, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE, findLimitations, findProblems, tracefsMounted, type HostFacts } from '../ts/preconditions.ts';
 
 const ok: HostFacts = {
   platform: 'linux',
@@ -30,6 +30,21 @@ describe('precondition checks', () => {
     const [tr] = findProblems({ ...ok, tracefs: false });
     assert.match(tr, /mount -t tracefs nodev \/sys\/kernel\/tracing/);
     assert.equal(findProblems({ ...ok, capEff: 0n, btf: false, tracefs: false }).length, 3);
+  });
+
+  test('SYS_PTRACE and DAC_READ_SEARCH are not required, but their absence is named with what it costs', () => {
+    const bit = (cap: number) => 1n << BigInt(cap);
+    const full = { ...ok, capEff: ok.capEff | bit(CAP_SYS_PTRACE) | bit(CAP_DAC_READ_SEARCH) };
+    assert.deepEqual(findLimitations(full), []);
+    assert.deepEqual(findLimitations({ ...ok, capEff: ok.capEff | bit(CAP_SYS_PTRACE) | bit(CAP_DAC_OVERRIDE) }), [], 'DAC_OVERRIDE reads what DAC_READ_SEARCH does');
+    const [both] = findLimitations(ok);
+    assert.match(both, /^missing CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: the sensor runs/);
+    assert.match(both, /proc\.exepath/);
+    assert.match(both, /docker run --cap-add SYS_PTRACE --cap-add DAC_READ_SEARCH /);
+    assert.match(both, /capabilities\.add: \[SYS_PTRACE, DAC_READ_SEARCH\]/);
+    const [ptrace] = findLimitations({ ...ok, capEff: ok.capEff | bit(CAP_DAC_READ_SEARCH) });
+    assert.match(ptrace, /^missing CAP_SYS_PTRACE: .*grant it, e\.g\. docker run --cap-add SYS_PTRACE or/);
+    assert.deepEqual(findProblems(ok), [], 'still no problem: the probe starts');
   });
 
   test('tracefs detection reads mountinfo', () => {

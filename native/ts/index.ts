@@ -46,7 +46,7 @@ export {
   type FdPair,
   type OpenHow,
 } from './decode.ts';
-export { findProblems, gatherFacts, assertPreconditions, ProbePreconditionError, type HostFacts } from './preconditions.ts';
+export { findProblems, findLimitations, gatherFacts, assertPreconditions, ProbePreconditionError, type HostFacts } from './preconditions.ts';
 export { bootEpochNs } from './probe.ts';
 export {
   CaptureWriter,

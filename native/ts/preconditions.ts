@@ -5,6 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 
+export const CAP_DAC_OVERRIDE = 1;
+export const CAP_DAC_READ_SEARCH = 2;
+export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_ADMIN = 21;
 export const CAP_PERFMON = 38;
 export const CAP_BPF = 39;
@@ -61,6 +64,29 @@ export function findProblems(f: HostFacts): string[] {
     );
   }
   return problems;
+}
+
+/**
+ * What the sensor can do without, but not fully: a warning naming the missing
+ * capabilities that cost fields. Reading /proc/<pid>/{exe,cwd,root,fd} of a
+ * process owned by another user, or holding capabilities the sensor lacks (even
+ * as root: PID 1), takes CAP_SYS_PTRACE (ptrace access mode read); listing the
+ * fd folder of another user's process takes CAP_DAC_READ_SEARCH (or DAC_OVERRIDE).
+ */
+export function findLimitations(f: HostFacts): string[] {
+  if (f.platform !== 'linux') return [];
+  const missing = [
+    hasCap(f.capEff, CAP_SYS_PTRACE) ? '' : 'CAP_SYS_PTRACE',
+    hasCap(f.capEff, CAP_DAC_READ_SEARCH) || hasCap(f.capEff, CAP_DAC_OVERRIDE) ? '' : 'CAP_DAC_READ_SEARCH',
+  ].filter(Boolean);
+  if (missing.length === 0) return [];
+  const names = missing.map((m) => m.slice(4));
+  return [
+    `missing ${missing.join(' and ')}: the sensor runs, but cannot read the /proc entries (exe, cwd, root, fd) of processes ` +
+      `owned by other users or holding capabilities it lacks (PID 1, most daemons), so their alerts lack what those give (proc.exepath, proc.cwd, fd.name of files opened before the sensor started, ` +
+      `user names inside their containers); grant ${missing.length === 1 ? 'it' : 'them'}, e.g. docker run ${names.map((n) => `--cap-add ${n}`).join(' ')} ` +
+      `or securityContext.capabilities.add: [${names.join(', ')}] in Kubernetes`,
+  ];
 }
 
 function readCapEff(): bigint {

@@ -262,7 +262,11 @@ function falcoJsonAlert(include: { output: boolean; tags: boolean; message: bool
   return `{${parts.join(',')}}`;
 }
 
-/** What Falco's http_output posts for these falco.yaml settings (outputs_http: libcurl, one POST per alert). */
+/**
+ * What Falco's http_output posts for these falco.yaml settings: one POST per alert through libcurl
+ * (falcosecurity/falco userspace/falco/outputs_http.cpp: Content-Type application/json with
+ * json_output, else text/plain; User-Agent from http_output.user_agent; libcurl adds Accept).
+ */
 function falcoRequest(settings: Record<string, unknown>, rule: string): { url: URL; headers: Record<string, string>; body: string } {
   const http = settings.http_output as Record<string, unknown> | undefined;
   assert.ok(http !== undefined && http.enabled === true, 'http_output.enabled must be true, or Falco posts nothing');
@@ -453,10 +457,23 @@ describe('README: troubleshooting', () => {
       },
     },
     'Missing capabilities': {
-      quotes: 2,
-      async check([notRoot, rootWithout]) {
+      quotes: 3,
+      async check([notRoot, rootWithout, withoutProcAccess]) {
         await sensorRefuses(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'], notRoot, 'not root');
         await sensorRefuses(['setpriv', '--bounding-set', '-bpf,-perfmon,-sys_admin'], rootWithout, 'root without BPF/PERFMON');
+        // Without SYS_PTRACE and DAC_READ_SEARCH (nor DAC_OVERRIDE, which covers it): `--check` passes
+        // with the warning, and the sensor starts and logs it.
+        const withoutProcCaps = ['setpriv', '--bounding-set', '-sys_ptrace,-dac_read_search,-dac_override'];
+        const checked = await run(withoutProcCaps[0]!, [...withoutProcCaps.slice(1), process.execPath, PEREGRINE_BIN, 'sensor', '--check', ...sensorArgs]);
+        assert.equal(checked.code, 0, checked.output);
+        assertQuoted(checked.output, withoutProcAccess, 'sensor --check without SYS_PTRACE/DAC_READ_SEARCH');
+        const sensor = start(withoutProcCaps[0]!, [...withoutProcCaps.slice(1), process.execPath, PEREGRINE_BIN, 'sensor', ...sensorArgs]);
+        try {
+          await sensor.waitFor(/sensor running/, 'sensor start without SYS_PTRACE/DAC_READ_SEARCH', 120_000);
+          assertQuoted(sensor.output(), withoutProcAccess.replace(/^warning: /, ''), 'the running sensor\'s log without SYS_PTRACE/DAC_READ_SEARCH');
+        } finally {
+          await sensor.stop();
+        }
       },
     },
     'tracefs not mounted': {

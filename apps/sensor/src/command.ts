@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { ProbePreconditionError, findProblems, gatherFacts } from '@peregrine/native';
+import { ProbePreconditionError, findLimitations, findProblems, gatherFacts } from '@peregrine/native';
 import { RuleLoadError, formatDiagnostic } from '@peregrine/rules';
 import { DEFAULT_RULES_FILE, SensorConfigError, loadSensorConfig, rulesFilesOf, type ConfigOverrides } from './config/load.ts';
 import type { SensorConfig } from './config/schema.ts';
@@ -168,12 +168,14 @@ function check(config: SensorConfig): number {
     config.outputs.hub.url !== undefined ? `hub ${config.outputs.hub.url} (spool ${config.outputs.hub.spoolDir})` : undefined,
   ].filter(Boolean);
   console.log(`outputs: ${outputs.join(', ') || '(none)'}`);
-  const problems = findProblems(gatherFacts());
+  const facts = gatherFacts();
+  const problems = findProblems(facts);
   if (problems.length > 0) {
     console.log(`the probe cannot start here:\n  - ${problems.join('\n  - ')}`);
     return 1;
   }
   console.log('probe: preconditions met (root/capabilities, BTF, tracefs)');
+  for (const limitation of findLimitations(facts)) console.log(`warning: ${limitation}`);
   return 0;
 }
 

@@ -11,7 +11,7 @@ import { basename, dirname, resolve } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import type { Alert } from '@peregrine/alert';
-import { bootEpochNs } from '@peregrine/native';
+import { bootEpochNs, findLimitations, gatherFacts } from '@peregrine/native';
 import { rulesFilesOf } from './config/load.ts';
 import type { SensorConfig } from './config/schema.ts';
 import { ContainerRegistry } from './containers/index.ts';
@@ -113,6 +113,7 @@ export class Sensor {
     const first = rules.current;
     logger.info({ files, rules: first.rules.rules.length, syscalls: first.syscalls }, `loaded ${first.rules.rules.length} rule(s) from ${files.join(', ')}`);
     logCoverage(logger, first);
+    for (const limitation of findLimitations(gatherFacts())) logger.warn(`capabilities: ${limitation}`);
 
     const opened: Array<{ close(): unknown }> = [];
     const outputs = new Map<string, AlertOutput>();
