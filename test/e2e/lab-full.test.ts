@@ -322,6 +322,13 @@ test('the full profile comes up healthy; one CRITICAL seed alert reaches Kafka, 
   assert.equal(decision.dryRun, true);
   assert.equal(decision.alert.rule, RULE);
   assert.equal(decision.alert.priority, 'Critical');
+
+  // 5. Nothing lost on the way: alerts the sensor raised while Kafka, OpenSearch and the responder
+  // were still starting waited for them (deploy/lab/hub.yaml's retries) instead of being dead-lettered.
+  const hubLogs = await docker(['logs', `${PROJECT}_hub_1`]);
+  const hubLog = `${hubLogs.stdout}\n${hubLogs.stderr}`;
+  const deadLettered = hubLog.split('\n').filter((line) => line.includes('dead-lettered'));
+  assert.deepEqual(deadLettered, [], 'the hub dead-lettered alerts in the full lab');
   timings.alertEverywhereMs = Date.now() - startedAt - timings.upToAllHealthyMs!;
 });
 
