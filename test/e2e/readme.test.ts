@@ -312,7 +312,7 @@ describe('README and docs/migration.md: migrating from Falco + Falcosidekick', (
     receiver = await startHttpReceiver();
     hubPort = await freeLoopbackPort();
     const config = join(dir, 'hub.yaml');
-    writeFileSync(config, `destinations:\n  receiver:\n    type: webhook\n    settings: { address: "${receiver.url}" }\n`);
+    writeFileSync(config, `listen: { host: 127.0.0.1 }\ndestinations:\n  receiver:\n    type: webhook\n    settings: { address: "${receiver.url}" }\n`);
     hub = start(process.execPath, [PEREGRINE_BIN, 'hub', '--config', config, '--redis', redis.url, '--port', String(hubPort)]);
     await hub.waitFor(/listening|"msg":"hub ready|connected to redis/, 'hub start', 120_000);
     for (const deadline = Date.now() + 120_000; ; ) {
@@ -506,7 +506,8 @@ describe('README: troubleshooting', () => {
 
         const redis = await startTestRedis();
         const port = await freeLoopbackPort();
-        const hub = start(process.execPath, [PEREGRINE_BIN, 'hub', '--redis', redis.url, '--port', String(port)]);
+        // On loopback only (Falcosidekick's LISTENADDRESS), where the port was found free.
+        const hub = start(process.execPath, [PEREGRINE_BIN, 'hub', '--redis', redis.url, '--port', String(port)], { ...process.env, HOME: tmpdir(), LISTENADDRESS: '127.0.0.1' });
         try {
           const ready = async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status;
           await hub.waitFor(/connected to redis/, 'hub start', 120_000);

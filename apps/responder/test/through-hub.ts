@@ -80,10 +80,29 @@ export interface HubProcess {
  * Writes `config` as the hub's configuration, starts apps/hub/src/main.ts on a free loopback port
  * (with static AWS credentials for the Lambda emulator) and waits for /readyz. `readyWithinMs` is a
  * deadline, not a timing assertion: tsx compiles the hub's TypeScript at start.
+ *
+ * The hub binds 127.0.0.1, the address the port was found free on: on its default 0.0.0.0 the
+ * bind also fails when a socket on any other address holds the port, which the free-port check
+ * cannot see (CI failed so, next to the kube node). A port can still be taken by another process
+ * in the seconds tsx takes to start the hub; then the hub is started again on a new port, at
+ * most three times.
  */
 export async function startHubProcess(repoRoot: string, config: object, readyWithinMs: number): Promise<HubProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startHubProcessOnce(repoRoot, config, readyWithinMs);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 3) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startHubProcessOnce(repoRoot: string, config: object, readyWithinMs: number): Promise<HubProcess> {
   const configFile = join(mkdtempSync(join(tmpdir(), 'responder-hub-')), 'hub.yaml');
-  writeFileSync(configFile, JSON.stringify(config));
+  const listen = { ...((config as { listen?: object }).listen ?? {}), host: '127.0.0.1' };
+  writeFileSync(configFile, JSON.stringify({ ...config, listen }));
   const port = await freeLoopbackPort();
   const url = `http://127.0.0.1:${port}`;
   const hub = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps', 'hub', 'src', 'main.ts'), '--config', configFile, '--port', String(port), '--log-level', 'warn'], {
@@ -105,7 +124,10 @@ export async function startHubProcess(repoRoot: string, config: object, readyWit
   };
   const deadline = Date.now() + readyWithinMs;
   for (;;) {
-    if (hub.exitCode !== null) throw new Error(`hub exited (${hub.exitCode}):\n${output}`);
+    if (hub.exitCode !== null) {
+      const message = `hub exited (${hub.exitCode}):\n${output}`;
+      throw output.includes('EADDRINUSE') ? new PortTakenError(message) : new Error(message);
+    }
     if (await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false)) break;
     if (Date.now() > deadline) {
       await stop();
