@@ -1,8 +1,10 @@
 /**
- * `peregrine run` (what `npm start` runs) as a child process: hub + embedded
- * Redis + sensor with the default rules. `cat /etc/shadow` raises an alert on
- * its stdout and in the JSONL file, and reaches the hub; SIGTERM stops it with
- * exit 0, leaving none of its BPF programs or links and no redis-server.
+ * The README's first command, `npm start` (bootstrap, then `peregrine run`), as a
+ * user runs it in a terminal: hub + embedded Redis + sensor with the default
+ * rules. `cat /etc/shadow` raises an alert on its stdout and in the JSONL file,
+ * and reaches the hub; Ctrl-C (SIGINT to the whole foreground process group:
+ * npm, its shell and node) stops it, leaving none of its BPF programs or links
+ * and no redis-server.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -15,6 +17,7 @@ import { freeLoopbackPort } from '@peregrine/testkit';
 import { waitFor } from './sensor-support.ts';
 
 const PEREGRINE = fileURLToPath(new URL('../../cli/bin/peregrine.js', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 /** BPF program and link ids a process holds, from its fds' fdinfo. */
 function bpfIdsOf(pid: number): { progs: number[]; links: number[] } {
@@ -54,10 +57,13 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-test('peregrine run: cat /etc/shadow alerts on stdout, in the JSONL file and at the hub; SIGTERM leaves nothing behind', { timeout: 240_000 }, async () => {
+test('npm start: cat /etc/shadow alerts on stdout, in the JSONL file and at the hub; Ctrl-C leaves nothing behind', { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pg-run-'));
   const hubPort = await freeLoopbackPort();
-  const child = spawn(process.execPath, [PEREGRINE, 'run', '--dir', dir, '--hub-port', String(hubPort), '--metrics-port', '0'], {
+  // Its own process group, as a terminal's foreground job: Ctrl-C signals the group.
+  const child = spawn('npm', ['start', '--', '--dir', dir, '--hub-port', String(hubPort), '--metrics-port', '0'], {
+    cwd: REPO_ROOT,
+    detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SLACK_WEBHOOK_URL: '' },
   });
@@ -65,7 +71,8 @@ test('peregrine run: cat /etc/shadow alerts on stdout, in the JSONL file and at 
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  let runPid = 0;
   let hubPid = 0;
   let redisPids: number[] = [];
   try {
@@ -77,9 +84,11 @@ test('peregrine run: cat /etc/shadow alerts on stdout, in the JSONL file and at 
     assert.ok(stderr.includes(join(dir, 'hub.log')) && stderr.includes(join(dir, 'sensor.log')), 'log locations');
     assert.match(stderr, /SLACK_WEBHOOK_URL=/);
     hubPid = Number(/hub {6}pid (\d+)/.exec(stderr)![1]);
+    runPid = Number(/sensor {3}pid (\d+)/.exec(stderr)![1]);
+    assert.match(readFileSync(`/proc/${runPid}/cmdline`, 'utf8'), /peregrine\.js\0run\0/, 'the sensor runs in the peregrine run process npm started');
     redisPids = childrenOf(hubPid).filter((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'redis-server');
     assert.equal(redisPids.length, 1, 'the hub runs its embedded redis-server');
-    const ours = bpfIdsOf(child.pid!);
+    const ours = bpfIdsOf(runPid);
     assert.ok(ours.progs.length > 0 && ours.links.length > 0, 'the sensor holds its BPF programs and links');
     for (const id of ours.progs) assert.match(spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { encoding: 'utf8' }).stdout, /name pg_/);
     // The hub listens on loopback only.
@@ -112,8 +121,11 @@ test('peregrine run: cat /etc/shadow alerts on stdout, in the JSONL file and at 
       return received >= 1;
     }, 'the hub received the alert');
 
-    child.kill('SIGTERM');
-    assert.equal(await exit, 0, stderr);
+    process.kill(-child.pid!, 'SIGINT');
+    // npm waits for its script and then ends as the script's job did: by SIGINT (a shell shows ^C).
+    const ended = await exit;
+    assert.ok(ended.code === 0 || ended.signal === 'SIGINT' || ended.code === 130, `npm ended with ${JSON.stringify(ended)}:\n${stderr}`);
+    await waitFor(() => !alive(runPid), 'peregrine run gone', 30_000);
     assert.match(stderr, /peregrine run: stopped/);
     // The kernel frees a program after its last fd closes and an RCU grace period
     // (deferred work): right after exit it may still be listed for a moment, so
@@ -127,8 +139,8 @@ test('peregrine run: cat /etc/shadow alerts on stdout, in the JSONL file and at 
     });
     await waitFor(() => !alive(hubPid) && redisPids.every((p) => !alive(p)), 'hub and redis-server gone', 30_000);
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    for (const p of [hubPid, ...redisPids]) if (p > 0 && alive(p)) process.kill(p, 'SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+    for (const p of [runPid, hubPid, ...redisPids]) if (p > 0 && alive(p)) process.kill(p, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });
