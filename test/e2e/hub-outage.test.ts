@@ -238,11 +238,13 @@ describe('hub outage drill (real hub process, embedded Redis, real sensor proces
     await sleep(2000);
     const got = receivedNumbers(receiver.requests);
     assert.equal(new Set(got).size, got.length, `none twice (${got.length - new Set(got).size} duplicates)`);
-    assert.deepEqual(got, range(0, n), 'all, in order');
+    // Events the probe lost (its ring full while other work floods the machine) would be a gap
+    // here that is not the hub output's: the message says so. The counter's series appears with its first drop.
+    const probeDrops = (await sensor.metric(/^peregrine_sensor_drops_total\{/)) ?? 0;
+    assert.deepEqual(got, range(0, n), `all, in order (events the second sensor's probe lost: ${probeDrops})`);
     assert.equal(await spooled(sensor), 0);
-    assert.equal(await sensor.metric(/^peregrine_sensor_output_alerts\{[^}]*output="hub"[^}]*stat="dropped"/), 0);
-    // The drops counter's series appears with its first drop.
-    assert.equal((await sensor.metric(/^peregrine_sensor_drops_total\{/)) ?? 0, 0, 'no events dropped');
+    assert.equal(await sensor.metric(/^peregrine_sensor_output_alerts\{[^}]*output="hub"[^}]*stat="dropped"/), 0, 'the spool dropped nothing');
+    assert.equal(await sensor.metric(/^peregrine_sensor_output_alerts\{[^}]*output="hub"[^}]*stat="refused"/), 0, 'the hub refused nothing');
     assert.equal(await sensor.stop(), 0, sensor.output());
   });
 });
