@@ -117,7 +117,8 @@ const relativeTestPath = (path) => path.replace(/^.*?\/((?:apps|packages|native|
 export const ACTING_TESTS = {
   'apps/sensor/test/upstream-rules.test.ts': 'triggers upstream stable/incubating rules with harmless real actions (acceptance)',
   'apps/sensor/test/acceptance-seed.test.ts': "the seed article's actions: shell in a container, write below /etc, chmod /etc/passwd, kubectl exec",
-  'apps/sensor/test/run.test.ts': '`peregrine run` check: cat /etc/shadow',
+  'apps/sensor/test/run.test.ts': '`npm start` check: cat /etc/shadow',
+  'apps/sensor/test/run-container.test.ts': '`peregrine run` checks: cat /etc/shadow, a shell in a new Docker container',
   'apps/sensor/test/sensor-command.test.ts': '`peregrine sensor` checks: cat /etc/shadow, reload',
   'apps/sensor/test/reload.test.ts': 'the reload drill: files created while rules change',
   'apps/sensor/test/metrics.test.ts': 'alerts raised to check the alert metrics',
@@ -127,6 +128,8 @@ export const ACTING_TESTS = {
   'native/test/syscalls.test.ts': 'the probe test helper (sysc) makes each captured syscall once: ptrace(PTRACE_ATTACH), memfd_create, setns, init_module, …',
   'native/test/exec-info.test.ts': 'checks the exe flags of execve: runs a binary from a memfd (proc.is_exe_from_memfd)',
   'test/e2e/lab-core.test.ts': "the lab's seed scenarios in the victim container",
+  'test/e2e/lab-full.test.ts': "the full lab's CRITICAL seed alert: a shell with a terminal in the victim container",
+  'test/e2e/helm-install.test.ts': "the chart's seed journey: kubectl exec -it into a workload pod, a write under /etc, a chmod",
   'test/e2e/hub-outage.test.ts': 'the hub-outage drill raises 1,000 alerts on purpose',
 };
 
