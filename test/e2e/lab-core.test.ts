@@ -192,6 +192,16 @@ test('the core comes up healthy and the seed scenarios in the victim raise their
   const started = (await labContainers()).map((c) => c.Labels['com.docker.compose.service']).sort();
   assert.deepEqual(started, [...CORE_SERVICES].sort());
 
+  // The sensor runs with capabilities, not privileged, and has what it needs for every field.
+  const sensorId = (await labContainers()).find((c) => c.Labels['com.docker.compose.service'] === 'sensor')!.Id;
+  const sensorHost = ((await env!.docker!.ok('GET', `/containers/${sensorId}/json`)) as { HostConfig: { Privileged: boolean; CapAdd: string[] | null; CapDrop: string[] | null; PidMode: string } }).HostConfig;
+  assert.equal(sensorHost.Privileged, false, 'the lab sensor is not privileged');
+  assert.deepEqual([...(sensorHost.CapAdd ?? [])].map((c) => c.replace(/^CAP_/, '')).sort(), ['DAC_READ_SEARCH', 'SYS_ADMIN', 'SYS_PTRACE']);
+  assert.deepEqual((sensorHost.CapDrop ?? []).map((c) => c.replace(/^CAP_/, '')), ['ALL']);
+  assert.equal(sensorHost.PidMode, 'host');
+  const sensorLog = await docker(['logs', sensorId]);
+  assert.doesNotMatch(sensorLog.stdout + sensorLog.stderr, /missing CAP_/, 'the sensor names no missing capability');
+
   const victim = await inspect(VICTIM).catch(() => undefined);
   assert.ok(victim, `no container named ${VICTIM}`);
   const { stdout: victimId } = await docker(['inspect', '--format', '{{.Id}}', VICTIM]);
