@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { freeLoopbackPort, startHttpReceiver } from '../support/index.ts';
+import { eventually, freeLoopbackPort, startHttpReceiver } from '../support/index.ts';
 import type { HttpReceiver, ReceivedRequest } from '../support/index.ts';
 
 // What `npx peregrine` runs (the workspace's bin), started with node directly so signals reach the hub itself.
@@ -124,14 +124,6 @@ function receivedNumbers(requests: readonly ReceivedRequest[]): number[] {
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
 
-async function until(cond: () => Promise<boolean>, what: string, deadlineMs: number): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(100);
-  }
-}
-
 describe('hub outage drill (real hub process, embedded Redis, real sensor processes on the live probe)', () => {
   let work: string;
   let receiver: HttpReceiver;
@@ -213,7 +205,7 @@ describe('hub outage drill (real hub process, embedded Redis, real sensor proces
     for (let k = 0; k < during; k++, n++) {
       if (k === during / 2) {
         // Every alert raised so far was seen by this sensor before it is stopped.
-        await until(async () => (await drillAlerts(sensor)) >= raisedBySensor, `sensor 1 raised ${raisedBySensor} drill alerts`, 60_000);
+        await eventually(`sensor 1 raised ${raisedBySensor} drill alerts`, async () => (await drillAlerts(sensor)) >= raisedBySensor, 60_000, 100);
         assert.equal(await sensor.stop(), 0, `sensor 1 stopped cleanly:\n${sensor.output()}`);
         sensor = await startOurSensor();
         assert.equal(await spooled(sensor), during / 2, 'the restarted sensor found the first half in its spool');
@@ -224,8 +216,8 @@ describe('hub outage drill (real hub process, embedded Redis, real sensor proces
       const due = outageStart + ((k + 1) * outageMs) / during;
       if (due > Date.now()) await sleep(due - Date.now());
     }
-    await until(async () => (await drillAlerts(sensor)) >= raisedBySensor, `sensor 2 raised ${raisedBySensor} drill alerts`, 60_000);
-    await until(async () => (await spooled(sensor)) === during, 'every outage alert in the spool', 60_000);
+    await eventually(`sensor 2 raised ${raisedBySensor} drill alerts`, async () => (await drillAlerts(sensor)) >= raisedBySensor, 60_000, 100);
+    await eventually('every outage alert in the spool', async () => (await spooled(sensor)) === during, 60_000, 100);
     assert.deepEqual(receivedNumbers(receiver.requests), range(0, first), 'nothing got through while the hub was down');
     assert.ok(((await sensor.metric(/^peregrine_sensor_spool_oldest_age_seconds\b/)) ?? 0) > 0, 'the spool reports the age of its oldest alert');
 

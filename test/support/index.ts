@@ -6,6 +6,7 @@ export type { HttpReceiver, ReceivedRequest, Answer } from './http-receiver.ts';
 export { KeepAliveClient, postMany } from './load.ts';
 export type { PostResult } from './load.ts';
 export { prng } from './seeded-random.ts';
+export { eventually } from './eventually.ts';
 export { makeTestCertificates } from './certificates.ts';
 export { startContainerRuntimes, acquireLock, CONTAINERS_LOCK_FILE, CONTAINERS_RUN_DIR, CONTAINERS_DATA_DIR } from './containers/runtimes.ts';
 export type { ContainerRuntimes, ContainerRuntimesOptions, PodSpec, RunningPod, DockerContainerSpec, RunningDockerContainer } from './containers/runtimes.ts';

@@ -3,6 +3,8 @@ import pino from 'pino';
 import { validateAlert } from '@peregrine/alert';
 import type { Alert } from '@peregrine/alert';
 import type { HttpReceiver } from '@peregrine/testkit';
+// The light subpath: the testkit index loads the gRPC and Kubernetes clients (seconds per process).
+import { eventually as pollUntil } from '@peregrine/testkit/eventually';
 import { HubConfigError, parseHubConfig, startHub } from '../src/index.ts';
 import type { RunningHub } from '../src/index.ts';
 
@@ -65,14 +67,9 @@ export async function startTestHub(redisUrl: string, config: Record<string, unkn
   };
 }
 
-/** Polls `check` until it returns true (bounded). */
-export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} not reached within ${timeoutMs} ms`);
+/** Polls `check` until it returns true (bounded): the testkit's poll, in this suite's argument order. */
+export function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  return pollUntil(what, check, timeoutMs);
 }
 
 /** A validated Alert object built from falcoAlert(overrides). */
