@@ -5,4 +5,6 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const { exitAfterShutdown } = await import('@peregrine/hub');
+// Once the command is done, nothing left open by a library keeps the process alive.
+exitAfterShutdown(await main(process.argv.slice(2)));

@@ -42,6 +42,8 @@ export interface RunningHub {
 
 /** Longest wait for one shutdown step (a delivery in flight is itself bounded by its timeoutMs). */
 const SHUTDOWN_STEP_MS = 30_000;
+/** Longest wait for requests still arriving: their alerts are not acknowledged yet, so cutting them loses nothing (senders retry). */
+const INGEST_CLOSE_MS = 10_000;
 
 async function bounded(work: Promise<unknown>, ms: number, what: string, logger: Logger): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -161,8 +163,10 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   const close = () => {
     closing ??= (async () => {
       logger.info('hub stopping: ingest closed, draining');
-      await app.close();
-      // Each step is bounded: with Redis gone, BullMQ and ioredis would wait for it forever.
+      // Each step is bounded: a client that never finishes its request, or Redis gone (BullMQ and
+      // ioredis would wait for it for ever), must not stop the hub from exiting.
+      await bounded(app.close(), INGEST_CLOSE_MS, 'open ingest requests', logger);
+      app.server.closeAllConnections();
       await bounded(groupCommit.drained(), SHUTDOWN_STEP_MS, 'ingest writes', logger);
       await bounded(Promise.all([...workers.values()].map((w) => w.close())), SHUTDOWN_STEP_MS, 'deliveries in flight', logger);
       await bounded(producer.close(), SHUTDOWN_STEP_MS, 'flow producer', logger);

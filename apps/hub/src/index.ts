@@ -10,3 +10,4 @@ export type { HubErrorCode, ConfigIssue } from './errors.ts';
 export type { DeadLetterEntry } from './delivery/dead-letter.ts';
 export { HubMetrics } from './metrics.ts';
 export { runHubCommand } from './command.ts';
+export { exitAfterShutdown } from './exit-after-shutdown.ts';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,12 +39,21 @@ export interface HubProcess {
   readonly url: string;
   readonly child: ChildProcess;
   output(): string;
-  /** Sends the signal and resolves with the exit code (null when killed by a signal). */
-  stop(signal: NodeJS.Signals): Promise<number | null>;
+  /**
+   * Sends the signal and resolves with the exit code (null when killed by a signal). A process
+   * still running `withinMs` later is a defect (a hub must exit on SIGTERM): it is SIGKILLed and
+   * the promise rejects with its output.
+   */
+  stop(signal: NodeJS.Signals, withinMs?: number): Promise<number | null>;
 }
 
-export async function spawnHub(configPath: string, port: number, extraArgs: readonly string[] = []): Promise<HubProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath, '--port', String(port), '--log-level', 'warn', ...extraArgs], {
+/** `nodeArgs` go to node before the entry (e.g. another `--import`), `extraArgs` to the hub. */
+export async function spawnHub(configPath: string, port: number, extraArgs: readonly string[] = [], nodeArgs: readonly string[] = []): Promise<HubProcess> {
+  // A process that does not exit when told is asked for Node's diagnostic report (SIGUSR2) first:
+  // its open handles and JavaScript stack say what held it (see stop()).
+  const reportDir = join(tmpdir(), 'peregrine-hub-reports');
+  mkdirSync(reportDir, { recursive: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--report-on-signal', `--report-directory=${reportDir}`, ...nodeArgs, MAIN, '--config', configPath, '--port', String(port), '--log-level', 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -62,7 +71,7 @@ export async function spawnHub(configPath: string, port: number, extraArgs: read
   for (;;) {
     if (child.exitCode !== null) throw new Error(`hub exited during start-up (${child.exitCode}):\n${output}`);
     try {
-      if ((await fetch(`${url}/readyz`)).status === 200) break;
+      if ((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5000) })).status === 200) break;
     } catch {
       // not listening yet
     }
@@ -76,11 +85,44 @@ export async function spawnHub(configPath: string, port: number, extraArgs: read
     url,
     child,
     output: () => output,
-    async stop(signal) {
+    async stop(signal, withinMs = 90_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), withinMs);
+      });
+      const outcome = await Promise.race([exited, late]);
+      clearTimeout(timer);
+      if (outcome !== 'late') return outcome;
+      const report = await diagnosticReport(child, reportDir);
+      child.kill('SIGKILL');
+      throw new Error(`the hub (pid ${child.pid}) was still running ${withinMs / 1000} s after ${signal}; SIGKILLed.\n${report}\nIts output:\n${output}`);
     },
   };
+}
+
+/** What Node's diagnostic report (asked for with SIGUSR2) says holds a running process: its referenced handles and its JavaScript stack. */
+async function diagnosticReport(child: ChildProcess, reportDir: string): Promise<string> {
+  child.kill('SIGUSR2');
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const file = existsSync(reportDir) ? readdirSync(reportDir).find((f) => f.includes(`.${child.pid}.`) && f.endsWith('.json')) : undefined;
+    if (file !== undefined) {
+      try {
+        const report = JSON.parse(readFileSync(join(reportDir, file), 'utf8')) as {
+          javascriptStack?: { message?: string; stack?: string[] };
+          libuv?: { type: string; is_active?: boolean; is_referenced?: boolean; localEndpoint?: unknown; remoteEndpoint?: unknown; details?: string }[];
+        };
+        const holding = (report.libuv ?? []).filter((h) => h.is_active === true && h.is_referenced === true);
+        const handles = holding.map((h) => `  ${h.type}${h.remoteEndpoint === undefined ? '' : ` to ${JSON.stringify(h.remoteEndpoint)}`}${h.details === undefined ? '' : ` (${h.details})`}`);
+        return `Active referenced handles (Node diagnostic report ${join(reportDir, file)}):\n${handles.join('\n') || '  none'}\nJavaScript stack: ${[report.javascriptStack?.message, ...(report.javascriptStack?.stack ?? [])].join('\n  ')}`;
+      } catch {
+        // still being written
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return `(no diagnostic report in ${reportDir} within 5 s)`;
 }
 
 export interface BurstDrillResult {
