@@ -4,11 +4,12 @@
  * own orderly shutdown, the process exits anyway and says what was left open.
  *
  * Why: a stopped hub must not linger until its orchestrator SIGKILLs it, and
- * a library can leave a timer or socket behind after we closed it. ioredis's
- * Cluster, for one, re-arms its periodic slot refresh (when
- * slotsRefreshInterval is set) if disconnect() lands while a refresh is in
- * flight, and that timer then runs for ever. In the normal case nothing is
- * open: the process ends at once and this timer (unref'd) never fires.
+ * a library can leave a timer or socket behind after we closed it. Seen here:
+ * a hub on a Redis Cluster that had closed everything it owns still held a
+ * socket to one Cluster node (ioredis/BullMQ's), about one stop in 400 of
+ * apps/hub/test/recovery.test.ts's rounds, and never exited. In the normal
+ * case nothing is open: the process ends at once and this timer (unref'd)
+ * never fires.
  */
 export function exitAfterShutdown(code: number, graceMs = 2000): void {
   process.exitCode = code;
