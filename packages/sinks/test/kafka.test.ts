@@ -1,5 +1,6 @@
 // The Kafka sink against a real broker (Apache Kafka 4.4.0, KRaft, test/support).
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { consumeKafkaMessages, freeLoopbackPort, startTestKafka } from '@peregrine/testkit';
@@ -18,6 +19,23 @@ async function createTopics(brokers: readonly string[], topics: readonly string[
   await admin.connect();
   await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: true });
   await admin.disconnect();
+}
+
+/** Resolves once every thread of `pid` is stopped (state T in /proc), or throws after 30 s naming those that are not. */
+async function everyThreadStopped(pid: number): Promise<void> {
+  const running = () =>
+    readdirSync(`/proc/${pid}/task`).filter((tid) => {
+      try {
+        return !/^\d+ \(.*\) [Tt] /.test(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      } catch {
+        return false; // the thread ended
+      }
+    });
+  const deadline = Date.now() + 30_000;
+  for (let left = running(); left.length > 0; left = running()) {
+    if (Date.now() > deadline) throw new Error(`the broker (pid ${pid}) did not stop within 30 s of SIGSTOP; threads still running: ${left.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 describe('kafka sink (real broker)', () => {
@@ -82,6 +100,9 @@ describe('kafka sink (real broker)', () => {
     process.kill(kafka.pid, 'SIGSTOP');
     let resumed = false;
     try {
+      // SIGSTOP is delivered to each of the JVM's threads in turn (one busy in the kernel stops
+      // on its way out): the produce starts only once every one of them is stopped.
+      await everyThreadStopped(kafka.pid);
       const inFlight = sink.deliver(batch, ctx(during.signal));
       await new Promise((resolve) => setTimeout(resolve, 300));
       during.abort(new Error('delivery timeout'));
